@@ -1,0 +1,35 @@
+"""Sync: push ops, pull changes (contract.md)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from server.deps import ScopeDep, SessionDep, SettingsDep
+from server.models import utcnow
+from server.services import sync_pull, sync_push
+from shared.protocol import PullResponse, PushRequest, PushResponse
+
+router = APIRouter(tags=["sync"])
+
+
+@router.post("/sync/push", response_model=PushResponse)
+def push(body: PushRequest, scope: ScopeDep, session: SessionDep) -> PushResponse:
+    results = sync_push.push(session, scope=scope, raw_ops=body.ops, now=utcnow())
+    return PushResponse(results=results)
+
+
+@router.get("/sync/pull", response_model=PullResponse)
+def pull(
+    scope: ScopeDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[str | None, Query(max_length=20)] = None,
+) -> PullResponse:
+    # limit is a hint: clamp anything (even junk) into [1, server maximum] rather than refuse.
+    try:
+        wanted = int(limit) if limit is not None else settings.pull_max_limit
+    except ValueError:
+        wanted = settings.pull_max_limit
+    wanted = max(1, min(wanted, settings.pull_max_limit))
+    return sync_pull.pull(session, scope=scope, cursor=cursor, limit=wanted)

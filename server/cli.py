@@ -1,0 +1,163 @@
+"""The ``songjiao`` command (contract.md, Commands)."""
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from sqlmodel import Session
+
+from server.db import get_engine, migrate
+from server.errors import ApiError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    migrate()
+    print(f"送教通 服务已启动：http://{args.host}:{args.port}/  （API 文档 /docs，控制台 /login）")
+    uvicorn.run(
+        "server.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+    )
+    return 0
+
+
+def _demo(_: argparse.Namespace) -> int:
+    from server.services import demo
+
+    migrate()
+    with Session(get_engine()) as session:
+        summary = demo.load(session)
+    print(summary)
+    return 0
+
+
+def _app(args: argparse.Namespace) -> int:
+    from mobile import run as mobile_run
+
+    return mobile_run(server=args.server, port=args.port)
+
+
+def _roster_import(args: argparse.Namespace) -> int:
+    from server.services import roster
+
+    migrate()
+    failed = False
+    with Session(get_engine()) as session:
+        for path in args.files:
+            report = roster.import_file(session, path)
+            print(report.describe(path))
+            failed = failed or bool(report.rejected)
+    return 1 if failed else 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from server.services import users
+
+    migrate()
+    if sys.stdin.isatty():
+        password = getpass.getpass("密码：")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("密码不能为空", file=sys.stderr)
+        return 2
+    with Session(get_engine()) as session:
+        try:
+            users.add_user(
+                session,
+                username=args.username,
+                role=args.role,
+                district_code=args.district,
+                password=password,
+                name=args.name or "",
+                base_school_id=args.base_school,
+            )
+            session.commit()
+        except ApiError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+    print(f"已创建用户 {args.username}（{args.role}）")
+    return 0
+
+
+def _compliance(args: argparse.Namespace) -> int:
+    from server.scope import Scope
+    from server.services import compliance
+    from shared.domain import Role
+
+    migrate()
+    admin = Scope(username="cli", role=Role.ADMIN, district_code=None)
+    with Session(get_engine()) as session:
+        try:
+            if args.district:
+                report = compliance.district_report(
+                    session, scope=admin, district_code=args.district, term_id=args.term
+                )
+                out = report
+                reports = [report]
+            else:
+                out = compliance.all_reports(session, scope=admin, term_id=args.term)
+                reports = out["districts"]
+        except ApiError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        print(compliance.render_text(reports, args.term))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="songjiao", description="送教通")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="运行 API 与协调员控制台")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+    sub.add_parser("demo", help="载入杭州演示数据").set_defaults(handler=_demo)
+    app = sub.add_parser("app", help="以网页方式运行手机端")
+    app.add_argument("--server", default="http://127.0.0.1:8000")
+    app.add_argument("--port", type=int, default=8550)
+    app.set_defaults(handler=_app)
+    roster = sub.add_parser("roster", help="名册")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True)
+    imp = roster_sub.add_parser("import", help="导入名册 CSV/XLSX")
+    imp.add_argument("files", nargs="+")
+    imp.set_defaults(handler=_roster_import)
+    user = sub.add_parser("user", help="用户")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="创建用户（从标准输入读取密码）")
+    add.add_argument("username")
+    add.add_argument(
+        "--role", required=True, choices=["teacher", "itinerant", "coordinator", "admin"]
+    )
+    add.add_argument("--district", required=True)
+    add.add_argument("--name")
+    add.add_argument("--base-school", dest="base_school")
+    add.set_defaults(handler=_user_add)
+    comp = sub.add_parser("compliance", help="合规报告")
+    comp.add_argument("--term", required=True)
+    comp.add_argument("--district")
+    comp.add_argument("--json", action="store_true")
+    comp.set_defaults(handler=_compliance)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Tables. Every synced table carries ``seq``: a number from one server-side counter, bumped on
+every change, which is what pull cursors compare (never a device clock)."""
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC out, on SQLite (which keeps no offset) and PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dt(nullable: bool = False, index: bool = False, now: bool = False) -> Any:
+    column = sa.Column(UTCDateTime(), nullable=nullable, index=index)
+    if now:
+        return Field(default_factory=utcnow, sa_column=column)
+    return Field(default=None, sa_column=column) if nullable else Field(sa_column=column)
+
+
+def _json() -> Any:
+    return Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+class SeqCounter(SQLModel, table=True):
+    __tablename__ = "seq_counter"
+    name: str = Field(primary_key=True, max_length=32)
+    value: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
+class District(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=6)
+    name: str = Field(max_length=64)
+
+
+class School(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=128)
+    district_code: str = Field(foreign_key="district.code", index=True, max_length=6)
+    kind: str = Field(max_length=16)
+    lat: float | None = None
+    lon: float | None = None
+    version: int = 1
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+
+
+class Student(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=64)
+    district_code: str = Field(foreign_key="district.code", index=True, max_length=6)
+    school_id: str = Field(foreign_key="school.id", index=True, max_length=64)
+    stage: str = Field(max_length=16)
+    grade: int
+    placement: str = Field(max_length=16)
+    disability_category: str = Field(max_length=16)
+    disability_grade: int
+    certified: bool
+    home_lat: float | None = None
+    home_lon: float | None = None
+    address: str = Field(default="", max_length=256)
+    guardian_name: str = Field(default="", max_length=64)
+    guardian_phone: str = Field(default="", max_length=32)
+    photo_consent: bool = False
+    active: bool = True
+    iep_goals: list[str] = _json()
+    version: int = 1
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    name: str = Field(default="", max_length=64)
+    role: str = Field(max_length=16)
+    district_code: str | None = Field(default=None, foreign_key="district.code", max_length=6)
+    base_school_id: str | None = Field(default=None, foreign_key="school.id", max_length=64)
+    password_hash: str | None = Field(default=None, max_length=256)
+    active: bool = True
+    created_at: datetime = _dt(now=True)
+
+
+class DeviceToken(SQLModel, table=True):
+    __tablename__ = "device_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    device_name: str = Field(max_length=128)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    created_at: datetime = _dt(now=True)
+    last_used_at: datetime | None = _dt(nullable=True)
+    revoked_at: datetime | None = _dt(nullable=True)
+
+
+class Assignment(SQLModel, table=True):
+    """A teacher to a student, or an itinerant instructor to a school. Removed = tombstone."""
+
+    id: str = Field(primary_key=True, max_length=200)  # "username|student|school"
+    username: str = Field(index=True, max_length=64)
+    student_id: str | None = Field(default=None, foreign_key="student.id", index=True)
+    school_id: str | None = Field(default=None, foreign_key="school.id", index=True)
+    district_code: str = Field(index=True, max_length=6)
+    deleted: bool = False
+    version: int = 1
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+
+
+class Policy(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("district_code", "effective_from"),)
+    id: int | None = Field(default=None, primary_key=True)
+    district_code: str | None = Field(default=None, foreign_key="district.code", index=True)
+    effective_from: date
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+    version: int = 1
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+
+
+class Visit(SQLModel, table=True):
+    """A home-teaching session or school visit. ``record`` is the phone's record as validated;
+    the other columns are the server's, or copies of record fields kept for queries."""
+
+    __table_args__ = (
+        # The compliance report reads these covering indexes rather than the table.
+        sa.Index("ix_visit_report", "district_code", "started_at", "kind", "counted"),
+        sa.Index("ix_visit_school_term", "school_id", "started_at", "counted"),
+        sa.Index("ix_visit_student_month", "student_id", "local_month", "duration_s", "counted"),
+        sa.Index("ix_visit_teacher_time", "teacher", "started_at"),
+    )
+    id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(max_length=16)
+    teacher: str = Field(max_length=64)
+    student_id: str | None = Field(default=None, max_length=64)
+    school_id: str | None = Field(default=None, max_length=64)
+    district_code: str = Field(max_length=6)
+    started_at: datetime = _dt()
+    ended_at: datetime = _dt()
+    local_month: int  # YYYYMM in Asia/Shanghai
+    duration_s: int
+    record: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+    flags: list[str] = _json()
+    flag_notes: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+    flagged: bool = False
+    distance_m: int = 0
+    subsidy_fen: int = 0
+    review_status: str = Field(default="pending", max_length=16)
+    review_reason: str = Field(default="", max_length=500)
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    reviewed_at: datetime | None = _dt(nullable=True)
+    counted: bool = True  # neither deleted nor rejected in review
+    deleted: bool = False
+    version: int = 1
+    received_at: datetime = _dt(now=True)
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+
+
+class VisitPhoto(SQLModel, table=True):
+    __tablename__ = "visit_photo"
+    visit_id: str = Field(foreign_key="visit.id", primary_key=True, max_length=36)
+    sha256: str = Field(primary_key=True, index=True, max_length=64)
+
+
+class Photo(SQLModel, table=True):
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    width: int
+    height: int
+    uploaded_by: str = Field(max_length=64)
+    created_at: datetime = _dt(now=True)
+
+
+class SyncOp(SQLModel, table=True):
+    """Every applied op, so that a replay returns the first result and changes nothing."""
+
+    __tablename__ = "sync_op"
+    op_id: str = Field(primary_key=True, max_length=36)
+    username: str = Field(max_length=64)
+    body_hash: str = Field(max_length=64)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+    created_at: datetime = _dt(now=True)
+
+
+class AuditLog(SQLModel, table=True):
+    """Who read or exported what about a child, and when (未成年人网络保护条例 Art. 36)."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _dt(index=True, now=True)
+    actor: str = Field(index=True, max_length=64)
+    action: str = Field(max_length=32)
+    entity: str = Field(max_length=32)
+    entity_id: str = Field(index=True, max_length=200)
+    district_code: str | None = Field(default=None, max_length=6)
+    detail: str = Field(default="", max_length=500)

@@ -1,0 +1,1 @@
+"""Persistence and domain services: keyword-only functions over a Session, unaware of HTTP."""

@@ -1,0 +1,141 @@
+"""Roster entities (districts, schools, students, staff, assignments): create or update.
+
+Each function returns "added", "updated" or "unchanged" and moves ``seq`` only on a real change,
+so re-importing the same file changes nothing and phones pull nothing new.
+"""
+
+from typing import Any, Literal
+
+from sqlmodel import Session, select
+
+from server.db import next_seq
+from server.models import Assignment, District, School, Student, User
+
+Outcome = Literal["added", "updated", "unchanged"]
+
+
+def upsert_district(session: Session, *, code: str, name: str) -> Outcome:
+    row = session.get(District, code)
+    if row is None:
+        session.add(District(code=code, name=name))
+        return "added"
+    if row.name == name:
+        return "unchanged"
+    row.name = name
+    session.add(row)
+    return "updated"
+
+
+def _apply(session: Session, row: Any, fields: dict[str, Any]) -> bool:
+    changed = False
+    for key, value in fields.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+            changed = True
+    if changed:
+        row.version += 1
+        row.seq = next_seq(session)
+        session.add(row)
+    return changed
+
+
+def upsert_school(session: Session, *, id: str, **fields: Any) -> Outcome:
+    row = session.get(School, id)
+    if row is None:
+        session.add(School(id=id, seq=next_seq(session), **fields))
+        return "added"
+    return "updated" if _apply(session, row, fields) else "unchanged"
+
+
+def upsert_student(session: Session, *, id: str, **fields: Any) -> Outcome:
+    """``fields`` are Student columns; ``iep_goals`` is kept when not given."""
+    row = session.get(Student, id)
+    if row is None:
+        session.add(Student(id=id, seq=next_seq(session), **fields))
+        return "added"
+    return "updated" if _apply(session, row, fields) else "unchanged"
+
+
+def upsert_staff(
+    session: Session,
+    *,
+    username: str,
+    name: str,
+    role: str,
+    district_code: str,
+    base_school_id: str | None,
+) -> Outcome:
+    """Staff from a roster carry no password: they get one with ``songjiao user add`` or
+    from a coordinator, and cannot sign in before."""
+    uid = _user_id(session, username)
+    row = session.get(User, uid) if uid is not None else None
+    fields = {
+        "name": name,
+        "role": role,
+        "district_code": district_code,
+        "base_school_id": base_school_id,
+    }
+    if row is None:
+        session.add(User(username=username, **fields))
+        return "added"
+    if all(getattr(row, k) == v for k, v in fields.items()):
+        return "unchanged"
+    for key, value in fields.items():
+        setattr(row, key, value)
+    session.add(row)
+    return "updated"
+
+
+def _user_id(session: Session, username: str) -> int | None:
+    return session.exec(select(User.id).where(User.username == username)).first()
+
+
+def assignment_id(username: str, student_id: str | None, school_id: str | None) -> str:
+    return f"{username}|{student_id or ''}|{school_id or ''}"
+
+
+def upsert_assignment(
+    session: Session,
+    *,
+    username: str,
+    student_id: str | None,
+    school_id: str | None,
+    district_code: str,
+) -> Outcome:
+    """Assign; also moves the student's or school's ``seq`` so the assignee's next pull
+    brings the record even though it changed long before their cursor."""
+    key = assignment_id(username, student_id, school_id)
+    row = session.get(Assignment, key)
+    if row is not None and not row.deleted:
+        return "unchanged"
+    if row is None:
+        row = Assignment(
+            id=key,
+            username=username,
+            student_id=student_id,
+            school_id=school_id,
+            district_code=district_code,
+            seq=next_seq(session),
+        )
+        outcome: Outcome = "added"
+    else:
+        row.deleted, row.version, row.seq = False, row.version + 1, next_seq(session)
+        outcome = "updated"
+    session.add(row)
+    target = session.get(Student, student_id) if student_id else session.get(School, school_id)
+    if target is not None:
+        target.seq = next_seq(session)
+        session.add(target)
+    return outcome
+
+
+def remove_assignment(
+    session: Session, *, username: str, student_id: str | None, school_id: str | None
+) -> bool:
+    """Tombstone: the assignee's phone learns of the removal on its next pull."""
+    row = session.get(Assignment, assignment_id(username, student_id, school_id))
+    if row is None or row.deleted:
+        return False
+    row.deleted, row.version, row.seq = True, row.version + 1, next_seq(session)
+    session.add(row)
+    return True

@@ -1,0 +1,160 @@
+"""Pull: every change the caller may see since their cursor, ordered by the server's sequence."""
+
+import heapq
+from typing import Any
+
+from sqlmodel import Session, SQLModel, select
+
+from server.errors import ApiError
+from server.models import Assignment, Policy, School, Student, Visit
+from server.scope import Scope
+from server.services.visits import visit_out
+from shared.domain import Role
+from shared.protocol import Change, PullResponse
+
+CURSOR_PREFIX = "c1."
+
+
+def parse_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    digits = cursor.removeprefix(CURSOR_PREFIX)
+    if not cursor.startswith(CURSOR_PREFIX) or not digits.isdigit() or len(digits) > 18:
+        raise ApiError(400, "invalid_request", detail="cursor")
+    return int(digits)
+
+
+def pull(session: Session, *, scope: Scope, cursor: str | None, limit: int) -> PullResponse:
+    """Up to ``limit`` changes after ``cursor``; ``has_more`` when another call would find more.
+
+    Each entity contributes its ``limit + 1`` lowest-sequence rows; the merged ``limit`` lowest
+    are exact, since a row missing from the merge would have at least ``limit + 1`` rows
+    before it.
+    """
+    after = parse_cursor(cursor)
+    sources: list[tuple[str, type[SQLModel], Any]] = [
+        ("policy", Policy, scope.policies()),
+        ("school", School, scope.schools()),
+        ("student", Student, scope.students()),
+        ("assignment", Assignment, scope.assignments()),
+        ("visit", Visit, scope.visits()),
+    ]
+    streams = []
+    for entity, model, visible in sources:
+        seq = model.seq
+        rows = session.exec(
+            select(model).where(seq > after, visible).order_by(seq).limit(limit + 1)
+        ).all()
+        streams.append([(row.seq, entity, row) for row in rows])
+    merged = list(heapq.merge(*streams, key=lambda item: item[0]))
+    taken = merged[:limit]
+    changes = [_change(entity, row, scope) for _, entity, row in taken]
+    last = taken[-1][0] if taken else after
+    return PullResponse(
+        changes=changes, cursor=f"{CURSOR_PREFIX}{last}", has_more=len(merged) > limit
+    )
+
+
+def _change(entity: str, row: Any, scope: Scope) -> Change:
+    if entity == "visit":
+        return Change(
+            entity="visit",
+            id=row.id,
+            version=row.version,
+            deleted=row.deleted,
+            record=None if row.deleted else visit_out(row),
+        )
+    if entity == "assignment":
+        return Change(
+            entity="assignment",
+            id=row.id,
+            version=row.version,
+            deleted=row.deleted,
+            record=None
+            if row.deleted
+            else {
+                "username": row.username,
+                "student_id": row.student_id,
+                "school_id": row.school_id,
+            },
+        )
+    if entity == "student":
+        gone = not row.active
+        return Change(
+            entity="student",
+            id=row.id,
+            version=row.version,
+            deleted=gone,
+            record=None if gone else student_for(row, scope),
+        )
+    if entity == "school":
+        return Change(
+            entity="school",
+            id=row.id,
+            version=row.version,
+            deleted=False,
+            record={
+                "id": row.id,
+                "name": row.name,
+                "district_code": row.district_code,
+                "kind": row.kind,
+                "lat": row.lat,
+                "lon": row.lon,
+            },
+        )
+    return Change(
+        entity="policy",
+        id=str(row.id),
+        version=row.version,
+        deleted=False,
+        record={
+            "district_code": row.district_code,
+            "effective_from": row.effective_from.isoformat(),
+            "params": row.params,
+        },
+    )
+
+
+# What a field worker's phone may hold about a child: what the job needs, nothing more.
+_TEACHER_FIELDS = (
+    "id",
+    "name",
+    "school_id",
+    "district_code",
+    "stage",
+    "grade",
+    "placement",
+    "disability_category",
+    "disability_grade",
+    "address",
+    "home_lat",
+    "home_lon",
+    "guardian_name",
+    "guardian_phone",
+    "photo_consent",
+    "iep_goals",
+)
+_ITINERANT_FIELDS = (
+    "id",
+    "name",
+    "school_id",
+    "district_code",
+    "grade",
+    "placement",
+    "disability_category",
+    "photo_consent",
+)
+
+
+def student_for(student: Student, scope: Scope) -> dict[str, Any]:
+    if scope.role == Role.ITINERANT:
+        fields = _ITINERANT_FIELDS
+    elif scope.role == Role.TEACHER:
+        fields = _TEACHER_FIELDS
+    else:
+        fields = tuple(Student.model_fields)
+    data = student.model_dump(include=set(fields))
+    return {k: data[k] for k in fields if k in data}
+
+
+__all__ = ["pull", "parse_cursor", "student_for"]

@@ -1,0 +1,57 @@
+"""Visits: what the server adds to a pushed record, and how a stored visit is shown."""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from server.models import School, Student, Visit
+from shared.evidence import VisitFacts
+from shared.travel import LatLon
+
+
+def visit_out(visit: Visit) -> dict[str, Any]:
+    """The visit as the API shows it: the pushed record plus the server's fields."""
+    return {
+        **visit.record,
+        "id": visit.id,
+        "teacher": visit.teacher,
+        "district_code": visit.district_code,
+        "version": visit.version,
+        "received_at": visit.received_at.isoformat(),
+        "flags": list(visit.flags),
+        "flag_notes": dict(visit.flag_notes or {}),
+        "distance_m": visit.distance_m,
+        "subsidy_fen": visit.subsidy_fen,
+        "review_status": visit.review_status,
+        "review_reason": visit.review_reason,
+        "deleted": visit.deleted,
+    }
+
+
+def facts(visit: Visit | Mapping[str, Any]) -> VisitFacts:
+    """Flag inputs from a stored visit (row or row dict)."""
+    get = visit.get if isinstance(visit, Mapping) else lambda k: getattr(visit, k)
+    record = get("record") or {}
+    check_in = record.get("check_in")
+    return VisitFacts(
+        id=get("id"),
+        teacher=get("teacher"),
+        kind=get("kind"),
+        subject_id=get("student_id") or get("school_id"),
+        started_at=_aware(get("started_at")),
+        ended_at=_aware(get("ended_at")),
+        check_in=(check_in["lat"], check_in["lon"], check_in["accuracy_m"]) if check_in else None,
+        photo_count=len(record.get("photos") or ()),
+    )
+
+
+def _aware(value: datetime | str) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def registered_place(subject: Student | School) -> LatLon | None:
+    if isinstance(subject, Student):
+        lat, lon = subject.home_lat, subject.home_lon
+    else:
+        lat, lon = subject.lat, subject.lon
+    return (lat, lon) if lat is not None and lon is not None else None

@@ -1,0 +1,76 @@
+"""Visit evidence flags (like home-care electronic visit verification): flag, never reject."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shared.domain import EvidenceFlag, VisitKind
+from shared.policy import PolicyParams
+from shared.terms import local_date
+from shared.travel import LatLon, distance_m
+
+
+@dataclass(frozen=True)
+class VisitFacts:
+    """What the flags look at, from a stored or incoming visit."""
+
+    id: str
+    teacher: str
+    kind: str
+    subject_id: str  # the student (home teaching) or the school (itinerant)
+    started_at: datetime
+    ended_at: datetime
+    check_in: tuple[float, float, float] | None  # lat, lon, accuracy_m
+    photo_count: int
+
+
+def visit_flags(
+    visit: VisitFacts,
+    neighbours: Iterable[VisitFacts],
+    registered_place: LatLon | None,
+    policy: PolicyParams,
+    received_at: datetime,
+) -> list[str]:
+    """Sorted flag codes of ``visit`` among ``neighbours`` (other live visits; order is irrelevant).
+
+    The pairwise flags are symmetric, so recomputing both sides of a pair gives the same set
+    whichever visit arrived first.
+    """
+    flags: set[str] = set()
+    if visit.check_in is None:
+        flags.add(EvidenceFlag.NO_GPS)
+    else:
+        lat, lon, accuracy = visit.check_in
+        if accuracy > policy.max_accuracy_m:
+            flags.add(EvidenceFlag.LOW_ACCURACY)
+        if registered_place and distance_m((lat, lon), registered_place) > policy.geofence_m:
+            flags.add(EvidenceFlag.OUTSIDE_GEOFENCE)
+    minimum = (
+        policy.service_min_minutes
+        if visit.kind == VisitKind.HOME_TEACHING
+        else policy.itinerant_min_minutes
+    )
+    if visit.ended_at - visit.started_at < timedelta(minutes=minimum):
+        flags.add(EvidenceFlag.SHORT_DURATION)
+    if visit.photo_count == 0:
+        flags.add(EvidenceFlag.NO_PHOTO)
+    if visit.started_at > received_at + timedelta(minutes=policy.future_tolerance_minutes):
+        flags.add(EvidenceFlag.FUTURE_TIME)
+    if visit.started_at < received_at - timedelta(days=policy.max_age_days):
+        flags.add(EvidenceFlag.STALE_TIME)
+    for other in neighbours:
+        if other.id == visit.id:
+            continue
+        if other.teacher == visit.teacher and _overlap(visit, other):
+            flags.add(EvidenceFlag.OVERLAPPING)
+        if (
+            visit.kind == other.kind == VisitKind.HOME_TEACHING
+            and other.subject_id == visit.subject_id
+            and local_date(other.started_at) == local_date(visit.started_at)
+        ):
+            flags.add(EvidenceFlag.SAME_DAY_DUPLICATE)
+    return sorted(flags)
+
+
+def _overlap(a: VisitFacts, b: VisitFacts) -> bool:
+    return a.started_at < b.ended_at and b.started_at < a.ended_at

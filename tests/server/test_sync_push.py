@@ -1,0 +1,116 @@
+"""Push through real HTTP: idempotency, versions, scope, per-op rejection."""
+
+from datetime import UTC, datetime, timedelta
+
+from tests.conftest import World
+from tests.factories import delete, home_visit, itinerant_visit, upsert
+
+
+def test_push_applies_and_server_adds_its_fields(world: World) -> None:
+    record = home_visit(world.student, teacher="someone-else")
+    (result,) = world.t.push(upsert(record))
+    assert result["status"] == "applied" and result["version"] == 1
+    assert result["error"] is None
+    pulled = world.t.get("/sync/pull").json()["changes"]
+    visit = next(c["record"] for c in pulled if c["entity"] == "visit" and c["id"] == record["id"])
+    assert visit["teacher"] == world.teacher  # from the token, never the record
+    assert visit["review_status"] == "pending"
+    assert visit["distance_m"] > 0 and visit["subsidy_fen"] == 12000
+    assert "no_photo" in visit["flags"]
+
+
+def test_push_same_op_twice_is_duplicate(world: World) -> None:
+    op = upsert(home_visit(world.student))
+    first = world.t.push(op)[0]
+    again = world.t.push(op)[0]
+    assert first["status"] == "applied"
+    assert again["status"] == "duplicate"
+    assert (again["id"], again["version"]) == (first["id"], first["version"])
+
+
+def test_same_op_id_with_other_body_is_rejected(world: World) -> None:
+    op = upsert(home_visit(world.student))
+    world.t.push(op)
+    changed = {**op, "record": {**op["record"], "content": "改过的内容"}}
+    (result,) = world.t.push(changed)
+    assert result["status"] == "rejected" and result["error"]["code"] == "op_id_reused"
+
+
+def test_stale_base_version_is_conflict_with_server_copy(world: World) -> None:
+    record = home_visit(world.student)
+    world.t.push(upsert(record))
+    world.t.push(upsert({**record, "content": "第二版"}, base_version=1))
+    (result,) = world.t.push(upsert({**record, "content": "旧手机上的改动"}, base_version=1))
+    assert result["status"] == "conflict"
+    assert result["server_record"]["content"] == "第二版"
+    assert result["server_record"]["version"] == 2
+
+
+def test_new_record_pushed_twice_without_version_conflicts(world: World) -> None:
+    record = home_visit(world.student)
+    world.t.push(upsert(record))
+    (result,) = world.t.push(upsert({**record, "content": "另一台手机"}))
+    assert result["status"] == "conflict"
+
+
+def test_delete_leaves_a_tombstone(world: World) -> None:
+    record = home_visit(world.student)
+    world.t.push(upsert(record))
+    (result,) = world.t.push(delete(record["id"], base_version=1))
+    assert result["status"] == "applied" and result["version"] == 2
+    changes = world.t.get("/sync/pull").json()["changes"]
+    tomb = next(c for c in changes if c["id"] == record["id"])
+    assert tomb["deleted"] is True and tomb["record"] is None
+
+
+def test_bad_op_is_rejected_alone(world: World) -> None:
+    good1, good2 = home_visit(world.student), home_visit(world.student)
+    bad = home_visit(world.student, check_in={"lat": 200, "lon": 120, "accuracy_m": 5})
+    results = world.t.push(upsert(good1), upsert(bad), {"op_id": "x"}, upsert(good2))
+    assert [r["status"] for r in results] == ["applied", "rejected", "rejected", "applied"]
+    assert results[1]["error"]["code"] == "invalid_record"
+    assert "check_in.lat" in results[1]["error"]["message"]
+
+
+def test_visit_ending_before_it_starts_is_rejected(world: World) -> None:
+    record = home_visit(world.student, minutes=-30)
+    (result,) = world.t.push(upsert(record))
+    assert result["error"]["code"] == "invalid_record"
+    assert "结束时间早于开始时间" in result["error"]["message"]
+
+
+def test_unassigned_or_unknown_student_is_not_assigned(world: World, factory) -> None:
+    stranger = factory.student(world.district, world.special_school)
+    for student in (stranger, "NO-SUCH-STUDENT"):
+        (result,) = world.t.push(upsert(home_visit(student)))
+        assert result["status"] == "rejected"
+        assert result["error"]["code"] == "not_assigned"
+
+
+def test_itinerant_pushes_school_visit_but_not_home_visit(world: World) -> None:
+    ok, wrong = world.i.push(upsert(itinerant_visit(world.school)), upsert(home_visit(world.student)))
+    assert ok["status"] == "applied"
+    assert wrong["error"]["code"] == "not_assigned"
+
+
+def test_wrong_clock_is_kept_and_flagged(world: World) -> None:
+    future = home_visit(world.student, start=datetime(2035, 3, 1, 9, tzinfo=UTC))
+    past = home_visit(world.student, start=datetime(1990, 3, 1, 9, tzinfo=UTC))
+    results = world.t.push(upsert(future), upsert(past))
+    assert [r["status"] for r in results] == ["applied", "applied"]
+    flags = {c["id"]: c["record"]["flags"] for c in world.t.get("/sync/pull").json()["changes"]
+             if c["entity"] == "visit"}
+    assert "future_time" in flags[future["id"]]
+    assert "stale_time" in flags[past["id"]]
+
+
+def test_overlap_flags_both_visits_whatever_the_order(world: World) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    a = home_visit(world.student, start=start)
+    b = home_visit(world.student, start=start + timedelta(minutes=30))
+    world.t.push(upsert(a))
+    world.t.push(upsert(b))
+    flags = {c["id"]: c["record"]["flags"] for c in world.t.get("/sync/pull").json()["changes"]
+             if c["entity"] == "visit"}
+    for vid in (a["id"], b["id"]):
+        assert "overlapping" in flags[vid] and "same_day_duplicate" in flags[vid]
