@@ -8,6 +8,7 @@ from sqlmodel import Session, SQLModel, select
 from server.errors import ApiError
 from server.models import Assignment, Policy, School, Student, Visit
 from server.scope import Scope
+from server.services import audit
 from server.services.visits import visit_out
 from shared.domain import Role
 from shared.protocol import Change, PullResponse
@@ -49,6 +50,18 @@ def pull(session: Session, *, scope: Scope, cursor: str | None, limit: int) -> P
     merged = list(heapq.merge(*streams, key=lambda item: item[0]))
     taken = merged[:limit]
     changes = [_change(entity, row, scope) for _, entity, row in taken]
+    # A child's record leaving the server for a device is a read: log one row per child.
+    for change in changes:
+        if change.entity == "student" and change.record is not None:
+            audit.record(
+                session,
+                actor=scope.username,
+                action="sync",
+                entity="student",
+                entity_id=change.id,
+                district_code=change.record.get("district_code"),
+            )
+    session.commit()
     last = taken[-1][0] if taken else after
     return PullResponse(
         changes=changes, cursor=f"{CURSOR_PREFIX}{last}", has_more=len(merged) > limit

@@ -9,7 +9,6 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,6 +89,7 @@ class _Batch:
     touched: dict[str, Visit] = field(default_factory=dict)  # visits whose seq must move
     places: dict[str, Any] = field(default_factory=dict)  # visit id -> registered place
     policy_cache: dict[str, Any] = field(default_factory=dict)  # visit id -> policy in force
+    dirty: set[str] = field(default_factory=set)  # visits whose flags must be recomputed
 
     def run(self, raw_ops: list[Any]) -> list[PushResult]:
         lock_changes(self.session)  # first of all: see the module docstring
@@ -308,7 +308,7 @@ class _Batch:
         self.visits[rid] = visit
         self._index(visit)
         self.places[rid], self.policy_cache[rid] = place, policy
-        self._reflag(visit, also=self._neighbour_ids(visit))
+        self.dirty |= {rid} | self._neighbour_ids(visit)
         self.touched[rid] = visit
         if current is None:
             self.session.add(visit)
@@ -322,7 +322,7 @@ class _Batch:
         visit.version += 1
         visit.received_at = self.now
         self.touched[visit.id] = visit
-        self._reflag(None, also=neighbours)
+        self.dirty |= neighbours
         return PushResult(op_id=op_id, status="applied", id=visit.id, version=visit.version)
 
     # -- flags ------------------------------------------------------------------------------
@@ -350,21 +350,32 @@ class _Batch:
         ids.discard(v.id)
         return ids
 
-    def _reflag(self, visit: Visit | None, also: Iterable[str]) -> None:
-        for target in ([visit] if visit else []) + [self.visits[i] for i in also]:
+    def _reflag_dirty(self) -> None:
+        """Recompute flags once per affected visit, after the whole batch is in memory.
+
+        Doing it per op would cost O(n^2) per op when many visits of a batch overlap.
+        """
+        cache: dict[str, Any] = {}
+
+        def facts_of(vid: str) -> Any:
+            if vid not in cache:
+                cache[vid] = facts(self.visits[vid])
+            return cache[vid]
+
+        for vid in self.dirty:
+            target = self.visits[vid]
             if target.deleted:
                 continue
-            neighbours = [facts(self.visits[i]) for i in self._neighbour_ids(target)]
             flags = visit_flags(
-                facts(target),
-                neighbours,
+                facts_of(vid),
+                [facts_of(i) for i in self._neighbour_ids(target)],
                 self._place_of(target),
                 self._policy_of(target),
                 target.received_at,
             )
-            if flags != list(target.flags) or target is visit:
+            if flags != list(target.flags or ()) or vid in self.touched:
                 target.flags, target.flagged = flags, bool(flags)
-                self.touched[target.id] = target
+                self.touched[vid] = target
 
     def _place_of(self, v: Visit) -> Any:
         if v.id not in self.places:
@@ -402,6 +413,7 @@ class _Batch:
                 self.session.add(VisitPhoto(visit_id=visit.id, sha256=sha))
 
     def _write(self, sync_ops: list[SyncOp]) -> None:
+        self._reflag_dirty()
         if self.touched:
             first = next_seq(self.session, len(self.touched))
             for offset, visit in enumerate(self.touched.values()):
