@@ -1,0 +1,101 @@
+"""Terms, policy versions and the message catalogue."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from shared.messages import CATALOGUES, ZH_CN, describe_validation_errors, t
+from shared.policy import DEFAULT_POLICY, PolicyParams, PolicyVersion, policy_in_force
+from shared.terms import TermDates, TermError, local_month, parse_term, term_of
+
+
+def test_default_terms() -> None:
+    first, second = parse_term("2025-1"), parse_term("2025-2")
+    assert (first.start, first.end) == (date(2025, 9, 1), date(2026, 1, 31))
+    assert (second.start, second.end) == (date(2026, 2, 1), date(2026, 8, 31))
+    assert first.months() == [202509, 202510, 202511, 202512, 202601]
+
+
+@pytest.mark.parametrize("bad", ["2025", "2025-3", "25-1", "", "2025-1;drop"])
+def test_bad_term_ids(bad: str) -> None:
+    with pytest.raises(TermError):
+        parse_term(bad)
+
+
+def test_city_calendar_overrides_dates() -> None:
+    calendar = {
+        "2025-1": TermDates(
+            date(2025, 8, 30), date(2026, 2, 5), date(2025, 9, 1), date(2026, 1, 20)
+        )
+    }
+    assert parse_term("2025-1", calendar).end == date(2026, 2, 5)
+    assert term_of(date(2026, 2, 3), calendar).id == "2025-1"
+    assert term_of(date(2026, 2, 3)).id == "2025-2"
+
+
+def test_local_month_is_shanghai() -> None:
+    # 31 Oct 20:00 UTC is already 1 Nov in Hangzhou.
+    assert local_month(datetime(2025, 10, 31, 20, tzinfo=UTC)) == 202511
+
+
+def test_policy_in_force_prefers_district_and_latest() -> None:
+    general = PolicyVersion(
+        district_code=None,
+        effective_from=date(2024, 1, 1),
+        params=PolicyParams(home_delivery_cap=Decimal("0.08")),
+    )
+    own_old = PolicyVersion(
+        district_code="330127",
+        effective_from=date(2024, 9, 1),
+        params=PolicyParams(home_delivery_cap=Decimal("0.07")),
+    )
+    own_new = PolicyVersion(
+        district_code="330127",
+        effective_from=date(2026, 1, 1),
+        params=PolicyParams(home_delivery_cap=Decimal("0.05")),
+    )
+    versions = [own_new, general, own_old]
+    assert policy_in_force(versions, "330127", date(2025, 10, 1)).home_delivery_cap == Decimal(
+        "0.07"
+    )
+    assert policy_in_force(versions, "330127", date(2026, 3, 1)).home_delivery_cap == Decimal(
+        "0.05"
+    )
+    assert policy_in_force(versions, "330102", date(2025, 3, 1)).home_delivery_cap == Decimal(
+        "0.08"
+    )
+    assert policy_in_force(versions, "330102", date(2023, 3, 1)) == DEFAULT_POLICY
+
+
+def test_defaults_are_domain_md() -> None:
+    p = DEFAULT_POLICY
+    assert (
+        p.home_delivery_cap,
+        p.itinerant_visits_per_term,
+        p.service_sessions_per_month,
+        p.service_min_minutes,
+        p.geofence_m,
+        p.max_accuracy_m,
+        p.road_factor,
+    ) == (Decimal("0.05"), 2, 4, 60, 500, 100, Decimal("1.3"))
+
+
+def test_every_locale_has_every_key() -> None:
+    for locale, catalogue in CATALOGUES.items():
+        assert set(catalogue) == set(ZH_CN), locale
+
+
+def test_messages_format_and_fall_back() -> None:
+    assert t("too_many_ops", limit=500) == "一次最多提交 500 条操作"
+    assert t("no.such.key") == "no.such.key"
+
+
+def test_validation_errors_in_chinese() -> None:
+    text = describe_validation_errors(
+        [
+            {"type": "missing", "loc": ("record", "started_at")},
+            {"type": "int_parsing", "loc": ("grade",)},
+        ]
+    )
+    assert text == "缺少必填字段 record.started_at；字段 grade 类型不正确"

@@ -1,0 +1,52 @@
+"""Distance (geodesic, integer metres) and subsidy (integer fen)."""
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.policy import PolicyParams, SubsidyMode
+from shared.travel import distance_m, round_trip_m, visit_subsidy_fen
+
+lat = st.floats(-89.9, 89.9)
+lon = st.floats(-179.9, 179.9)
+
+
+def test_hangzhou_to_chunan_is_about_a_hundred_km() -> None:
+    metres = distance_m((30.24, 120.17), (29.61, 119.04))
+    assert 125_000 < metres < 135_000 and isinstance(metres, int)
+
+
+def test_round_trip_is_twice_and_zero_when_unknown() -> None:
+    a, b = (30.0, 120.0), (30.1, 120.1)
+    assert round_trip_m(a, b) == 2 * distance_m(a, b)
+    assert round_trip_m(None, b) == 0
+
+
+def test_per_km_with_road_factor() -> None:
+    policy = PolicyParams(
+        subsidy_mode=SubsidyMode.PER_KM, fen_per_km=80, road_factor=Decimal("1.3")
+    )
+    # 50 km round trip x 1.3 = 65 km x 80 fen = 5200 fen
+    assert visit_subsidy_fen(50_000, policy, "t1") == 5200
+
+
+def test_flat_per_visit() -> None:
+    assert visit_subsidy_fen(123_456, PolicyParams(), "t1") == 12_000
+
+
+@given(
+    amount=st.integers(0, 1_000_000),
+    party=st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=5, unique=True),
+)
+def test_shared_trip_paid_once_in_total(amount: int, party: list[str]) -> None:
+    policy = PolicyParams(flat_fen_per_visit=amount)
+    shares = [visit_subsidy_fen(0, policy, t, [p for p in party if p != t]) for t in party]
+    assert sum(shares) == amount
+    paid_each = PolicyParams(flat_fen_per_visit=amount, shared_trip_paid_each=True)
+    assert all(visit_subsidy_fen(0, paid_each, t, party) == amount for t in party)
+
+
+@given(a=st.tuples(lat, lon), b=st.tuples(lat, lon))
+def test_distance_symmetric_and_non_negative(a, b) -> None:
+    assert distance_m(a, b) == distance_m(b, a) >= 0
