@@ -19,15 +19,21 @@ def _skip_without_pg(backend: str) -> None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[LiveServer]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """``songjiao serve`` on a fresh database; every storage test runs on both backends."""
     backend = request.param
     _skip_without_pg(backend)
     workdir = tmp_path_factory.mktemp(f"server-{backend}")
     url = create_database(backend, workdir)
-    live = LiveServer(backend=backend, database_url=url, media_dir=workdir / "media",
-                      port=free_port(), log_path=workdir / "server.log")
+    live = LiveServer(
+        backend=backend,
+        database_url=url,
+        media_dir=workdir / "media",
+        port=free_port(),
+        log_path=workdir / "server.log",
+    )
     live.start()
     try:
         yield live
@@ -69,8 +75,18 @@ def world(factory: Factory) -> World:
     coordinator = factory.user("coordinator", district)
     factory.assign(teacher, student=student, district=district)
     factory.assign(itinerant, school=school, district=district)
-    return World(district, school, special, student, teacher, itinerant, coordinator,
-                 factory.login(teacher), factory.login(itinerant), factory.login(coordinator))
+    return World(
+        district,
+        school,
+        special,
+        student,
+        teacher,
+        itinerant,
+        coordinator,
+        factory.login(teacher),
+        factory.login(itinerant),
+        factory.login(coordinator),
+    )
 
 
 @pytest.fixture

@@ -42,22 +42,42 @@ class Factory:
             s.commit()
         return code
 
-    def school(self, district: str, *, kind: str = "ordinary", lat: float = 30.25,
-               lon: float = 120.15, name: str = "测试学校") -> str:
+    def school(
+        self,
+        district: str,
+        *,
+        kind: str = "ordinary",
+        lat: float = 30.25,
+        lon: float = 120.15,
+        name: str = "测试学校",
+    ) -> str:
         sid = uid("SC")
         with self.session() as s:
-            registry.upsert_school(s, id=sid, name=name, district_code=district, kind=kind,
-                                   lat=lat, lon=lon)
+            registry.upsert_school(
+                s, id=sid, name=name, district_code=district, kind=kind, lat=lat, lon=lon
+            )
             s.commit()
         return sid
 
     def student(self, district: str, school: str, **overrides: Any) -> str:
         sid = uid("ST")
         fields: dict[str, Any] = dict(
-            name="张小明", district_code=district, school_id=school, stage="compulsory", grade=3,
-            placement="home_delivery", disability_category="multiple", disability_grade=1,
-            certified=True, home_lat=30.30, home_lon=120.10, address="某村 1 号",
-            guardian_name="张父", guardian_phone="13800000000", photo_consent=True, active=True,
+            name="张小明",
+            district_code=district,
+            school_id=school,
+            stage="compulsory",
+            grade=3,
+            placement="home_delivery",
+            disability_category="multiple",
+            disability_grade=1,
+            certified=True,
+            home_lat=30.30,
+            home_lon=120.10,
+            address="某村 1 号",
+            guardian_name="张父",
+            guardian_phone="13800000000",
+            photo_consent=True,
+            active=True,
         )
         fields.update(overrides)
         with self.session() as s:
@@ -68,67 +88,105 @@ class Factory:
     def user(self, role: str, district: str | None, *, base_school: str | None = None) -> str:
         username = uid(role[:3])
         with self.session() as s:
-            s.add(User(username=username, name=f"测试{role}", role=role, district_code=district,
-                       base_school_id=base_school, password_hash=_HASH))
+            s.add(
+                User(
+                    username=username,
+                    name=f"测试{role}",
+                    role=role,
+                    district_code=district,
+                    base_school_id=base_school,
+                    password_hash=_HASH,
+                )
+            )
             s.commit()
         return username
 
-    def assign(self, username: str, *, student: str | None = None,
-               school: str | None = None, district: str) -> None:
+    def assign(
+        self, username: str, *, student: str | None = None, school: str | None = None, district: str
+    ) -> None:
         with self.session() as s:
-            registry.upsert_assignment(s, username=username, student_id=student,
-                                       school_id=school, district_code=district)
+            registry.upsert_assignment(
+                s, username=username, student_id=student, school_id=school, district_code=district
+            )
             s.commit()
 
     def login(self, username: str, device: str = "测试手机") -> Client:
         client = Client(self.server)
-        response = client.post("/auth/login", json={
-            "username": username, "password": PASSWORD, "device_name": device})
+        response = client.post(
+            "/auth/login", json={"username": username, "password": PASSWORD, "device_name": device}
+        )
         assert response.status_code == 200, response.text
         client.token = response.json()["token"]
         return client
 
 
-def home_visit(student_id: str, *, start: datetime | None = None, minutes: int = 70,
-               lat: float = 30.30, lon: float = 120.10, accuracy: float = 12.0,
-               photos: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+def home_visit(
+    student_id: str,
+    *,
+    start: datetime | None = None,
+    minutes: int = 70,
+    lat: float = 30.30,
+    lon: float = 120.10,
+    accuracy: float = 12.0,
+    photos: list[str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     start = start or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
     record = {
-        "id": str(uuid.uuid4()), "kind": "home_teaching", "student_id": student_id,
+        "id": str(uuid.uuid4()),
+        "kind": "home_teaching",
+        "student_id": student_id,
         "started_at": start.isoformat(),
         "ended_at": (start + timedelta(minutes=minutes)).isoformat(),
         "check_in": {"lat": lat, "lon": lon, "accuracy_m": accuracy},
         "check_out": {"lat": lat, "lon": lon, "accuracy_m": accuracy},
-        "content": "认识颜色：红、黄、蓝", "iep_goals": ["能指认三种颜色"],
-        "student_response": "能指认红色", "guardian_guidance": "每天练习 10 分钟",
-        "photos": photos or [], "travel": {"origin": None, "mode": "car", "shared_with": []},
+        "content": "认识颜色：红、黄、蓝",
+        "iep_goals": ["能指认三种颜色"],
+        "student_response": "能指认红色",
+        "guardian_guidance": "每天练习 10 分钟",
+        "photos": photos or [],
+        "travel": {"origin": None, "mode": "car", "shared_with": []},
     }
     record.update(extra)
     return record
 
 
-def itinerant_visit(school_id: str, *, start: datetime | None = None, minutes: int = 90,
-                    **extra: Any) -> dict[str, Any]:
+def itinerant_visit(
+    school_id: str, *, start: datetime | None = None, minutes: int = 90, **extra: Any
+) -> dict[str, Any]:
     start = start or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=5)
     record = {
-        "id": str(uuid.uuid4()), "kind": "itinerant", "school_id": school_id,
+        "id": str(uuid.uuid4()),
+        "kind": "itinerant",
+        "school_id": school_id,
         "started_at": start.isoformat(),
         "ended_at": (start + timedelta(minutes=minutes)).isoformat(),
-        "check_in": {"lat": 30.25, "lon": 120.15, "accuracy_m": 8.0}, "check_out": None,
-        "purposes": ["classroom_observation", "iep_review"], "students_seen": [],
-        "findings": "课堂参与度较好", "recommendations": [{"text": "增加视觉提示",
-                                                           "due_date": "2025-12-01"}],
-        "photos": [], "travel": {"origin": None, "mode": "car", "shared_with": []},
+        "check_in": {"lat": 30.25, "lon": 120.15, "accuracy_m": 8.0},
+        "check_out": None,
+        "purposes": ["classroom_observation", "iep_review"],
+        "students_seen": [],
+        "findings": "课堂参与度较好",
+        "recommendations": [{"text": "增加视觉提示", "due_date": "2025-12-01"}],
+        "photos": [],
+        "travel": {"origin": None, "mode": "car", "shared_with": []},
     }
     record.update(extra)
     return record
 
 
 def upsert(record: dict[str, Any], base_version: int | None = None) -> dict[str, Any]:
-    return {"op_id": str(uuid.uuid4()), "type": "visit.upsert", "record": record,
-            "base_version": base_version}
+    return {
+        "op_id": str(uuid.uuid4()),
+        "type": "visit.upsert",
+        "record": record,
+        "base_version": base_version,
+    }
 
 
 def delete(record_id: str, base_version: int) -> dict[str, Any]:
-    return {"op_id": str(uuid.uuid4()), "type": "visit.delete", "record": {"id": record_id},
-            "base_version": base_version}
+    return {
+        "op_id": str(uuid.uuid4()),
+        "type": "visit.delete",
+        "record": {"id": record_id},
+        "base_version": base_version,
+    }

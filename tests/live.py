@@ -74,8 +74,14 @@ class LiveServer:
 
     def cli(self, *args: str, stdin: str = "", check: bool = False) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "server.cli", *args], input=stdin, capture_output=True,
-            text=True, env=self.env(), cwd=ROOT, check=check, timeout=300,
+            [sys.executable, "-m", "server.cli", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            cwd=ROOT,
+            check=check,
+            timeout=300,
         )
 
     def start(self) -> "LiveServer":
@@ -83,7 +89,10 @@ class LiveServer:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
-            env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

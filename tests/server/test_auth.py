@@ -10,12 +10,18 @@ from tests.live import Client, LiveServer
 
 
 def test_login_returns_token_and_user(world: World, server: LiveServer) -> None:
-    response = Client(server).post("/auth/login", json={
-        "username": world.teacher, "password": PASSWORD, "device_name": "红米"})
+    response = Client(server).post(
+        "/auth/login", json={"username": world.teacher, "password": PASSWORD, "device_name": "红米"}
+    )
     assert response.status_code == 200
     body = response.json()
-    assert body["user"] == {"username": world.teacher, "name": "测试teacher", "role": "teacher",
-                            "district_code": world.district, "base_school_id": world.special_school}
+    assert body["user"] == {
+        "username": world.teacher,
+        "name": "测试teacher",
+        "role": "teacher",
+        "district_code": world.district,
+        "base_school_id": world.special_school,
+    }
     assert "password_hash" not in response.text
 
 
@@ -28,8 +34,9 @@ def test_token_is_stored_only_as_hash(world: World, factory: Factory) -> None:
 
 def test_bad_password_and_unknown_user_are_401(world: World, server: LiveServer) -> None:
     for username, password in ((world.teacher, "wrong"), ("nobody-here", PASSWORD)):
-        response = Client(server).post("/auth/login", json={
-            "username": username, "password": password, "device_name": "x"})
+        response = Client(server).post(
+            "/auth/login", json={"username": username, "password": password, "device_name": "x"}
+        )
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "bad_credentials"
         assert "密码" in response.json()["error"]["message"]
@@ -47,8 +54,9 @@ def test_revoked_token_is_401_on_next_call(world: World, factory: Factory) -> No
     phone = factory.login(world.teacher, device="旧手机")
     assert phone.get("/sync/pull").status_code == 200
     devices = world.c.get("/devices").json()
-    target = next(d for d in devices if d["device_name"] == "旧手机" and
-                  d["username"] == world.teacher)
+    target = next(
+        d for d in devices if d["device_name"] == "旧手机" and d["username"] == world.teacher
+    )
     assert world.c.post(f"/devices/{target['id']}/revoke").status_code == 200
     assert phone.get("/sync/pull").status_code == 401
     assert world.t.get("/sync/pull").status_code == 200  # the teacher's other device still works

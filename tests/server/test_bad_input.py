@@ -17,8 +17,9 @@ def _error(response, status: int, code: str) -> str:
 
 
 def test_malformed_json_is_400(world: World) -> None:
-    response = world.t.post("/sync/push", data=b'{"ops": [', headers={
-        "Content-Type": "application/json"})
+    response = world.t.post(
+        "/sync/push", data=b'{"ops": [', headers={"Content-Type": "application/json"}
+    )
     assert "JSON" in _error(response, 400, "invalid_json")
 
 

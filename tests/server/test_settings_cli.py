@@ -18,11 +18,11 @@ def test_default_secret_refused_outside_development(monkeypatch) -> None:
 
 
 def test_user_add_then_login(server: LiveServer, factory: Factory) -> None:
-    district = factory.district()
+    district, username = factory.district(), uid("wang")
     out = server.cli(
         "user",
         "add",
-        "wang_laoshi",
+        username,
         "--role",
         "teacher",
         "--district",
@@ -39,7 +39,7 @@ def test_user_add_then_login(server: LiveServer, factory: Factory) -> None:
     assert response.status_code == 200
     assert response.json()["user"]["name"] == "王老师"
     again = server.cli(
-        "user", "add", "wang_laoshi", "--role", "teacher", "--district", district, stdin="x\n"
+        "user", "add", username, "--role", "teacher", "--district", district, stdin="x\n"
     )
     assert again.returncode == 1 and "用户名已存在" in again.stderr
 

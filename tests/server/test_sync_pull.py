@@ -96,6 +96,4 @@ def test_pull_of_a_child_is_audited(world: World, factory: Factory) -> None:
     _pull_all(world.t)
     with factory.session() as s:
         rows = s.exec(select(AuditLog).where(AuditLog.actor == world.teacher)).all()
-    assert [(r.action, r.entity, r.entity_id) for r in rows] == [
-        ("sync", "student", world.student)
-    ]
+    assert [(r.action, r.entity, r.entity_id) for r in rows] == [("sync", "student", world.student)]

@@ -88,7 +88,9 @@ def test_unassigned_or_unknown_student_is_not_assigned(world: World, factory) ->
 
 
 def test_itinerant_pushes_school_visit_but_not_home_visit(world: World) -> None:
-    ok, wrong = world.i.push(upsert(itinerant_visit(world.school)), upsert(home_visit(world.student)))
+    ok, wrong = world.i.push(
+        upsert(itinerant_visit(world.school)), upsert(home_visit(world.student))
+    )
     assert ok["status"] == "applied"
     assert wrong["error"]["code"] == "not_assigned"
 
@@ -98,8 +100,11 @@ def test_wrong_clock_is_kept_and_flagged(world: World) -> None:
     past = home_visit(world.student, start=datetime(1990, 3, 1, 9, tzinfo=UTC))
     results = world.t.push(upsert(future), upsert(past))
     assert [r["status"] for r in results] == ["applied", "applied"]
-    flags = {c["id"]: c["record"]["flags"] for c in world.t.get("/sync/pull").json()["changes"]
-             if c["entity"] == "visit"}
+    flags = {
+        c["id"]: c["record"]["flags"]
+        for c in world.t.get("/sync/pull").json()["changes"]
+        if c["entity"] == "visit"
+    }
     assert "future_time" in flags[future["id"]]
     assert "stale_time" in flags[past["id"]]
 
@@ -110,7 +115,10 @@ def test_overlap_flags_both_visits_whatever_the_order(world: World) -> None:
     b = home_visit(world.student, start=start + timedelta(minutes=30))
     world.t.push(upsert(a))
     world.t.push(upsert(b))
-    flags = {c["id"]: c["record"]["flags"] for c in world.t.get("/sync/pull").json()["changes"]
-             if c["entity"] == "visit"}
+    flags = {
+        c["id"]: c["record"]["flags"]
+        for c in world.t.get("/sync/pull").json()["changes"]
+        if c["entity"] == "visit"
+    }
     for vid in (a["id"], b["id"]):
         assert "overlapping" in flags[vid] and "same_day_duplicate" in flags[vid]
