@@ -1,5 +1,7 @@
-"""The audit log: every view or export of a child's record or photo (个人信息保护法; 未成年人网络保护条例
-Art. 36). Rows are only ever added."""
+"""The audit log: every view or export of a child's record or photo.
+
+Required by 个人信息保护法 and 未成年人网络保护条例 Art. 36. Rows are only ever added.
+"""
 
 from sqlmodel import Session
 
