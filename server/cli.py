@@ -52,10 +52,11 @@ def _roster_import(args: argparse.Namespace) -> int:
     migrate()
     failed = False
     with Session(get_engine()) as session:
-        for path in args.files:
+        # Dependency order (districts first ... assignments last), whatever the order given.
+        for path in roster.in_dependency_order(args.files):
             report = roster.import_file(session, path)
             print(report.describe(path))
-            failed = failed or bool(report.rejected)
+            failed = failed or report.failed
     return 1 if failed else 0
 
 

@@ -54,9 +54,14 @@ class _TooLarge(Exception):
     pass
 
 
+def megabytes(size: int) -> str:
+    """A byte count as people read it: '8 MB', '0.2 MB'."""
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
 async def _refuse(send: Any, code: str, limit: int) -> None:
     body = json.dumps(
-        {"error": {"code": code, "message": t(code, limit=f"{limit // (1024 * 1024)} MB")}},
+        {"error": {"code": code, "message": t(code, limit=megabytes(limit))}},
         ensure_ascii=False,
     ).encode()
     await send(

@@ -1,9 +1,10 @@
 """Assembles the application; nothing else lives here."""
 
 from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
 
-from server import errors
-from server.api import auth, compliance, health, sync
+from server import console, errors
+from server.api import auth, compliance, health, photos, policies, roster, sync
 from server.limits import BodyLimit
 from server.settings import get_settings
 
@@ -12,7 +13,25 @@ def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(title="送教通 API", version="0.1.0", docs_url="/docs")
     errors.install(app)
-    for router in (health.router, auth.router, sync.router, compliance.router):
+    for router in (
+        health.router,
+        auth.router,
+        sync.router,
+        compliance.router,
+        photos.router,
+        roster.router,
+        policies.router,
+    ):
         app.include_router(router, prefix="/api/v1")
+    console.install(app)
+    # The console signs in with a cookie; the API only ever reads bearer tokens.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="songjiao_session",
+        max_age=console.SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, photos=settings.max_photo_bytes)
     return app

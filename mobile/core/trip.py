@@ -1,0 +1,149 @@
+"""The trip and its money, computed as the server will: ``shared.travel`` under the policy in
+force in the subject's district on the visit's local date.
+
+Origin: the record's ``travel.origin``, else the teacher's base school. Destination: the child's
+registered home (home teaching) or the school (itinerant), else the check-in position. No claim
+(``travel`` None) earns nothing; an unknown end gives 0 m and nothing.
+
+Month total: each counted visit's subsidy (the server's figure once synced, the preview before),
+held to the policy's monthly cap with ``shared.compliance.capped_subsidy``.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from mobile.core.caseload import month_end, today_local
+from mobile.core.models import LocalVisit, VisitState
+from mobile.core.store import Store
+from mobile.core.visit_form import VisitForm
+from shared.compliance import capped_subsidy
+from shared.domain import ReviewStatus, VisitKind
+from shared.policy import PolicyParams
+from shared.terms import local_date
+from shared.travel import LatLon, round_trip_m, visit_subsidy_fen
+
+
+@dataclass(frozen=True)
+class TripPreview:
+    origin: LatLon | None
+    origin_source: Literal["custom", "base_school"] | None
+    destination: LatLon | None
+    destination_source: Literal["home", "school", "check_in"] | None
+    distance_m: int  # round trip
+    subsidy_fen: int  # before the monthly cap
+
+
+def trip_preview(
+    *,
+    teacher: str,
+    kind: str,
+    travel: dict[str, Any] | None,
+    base_school: dict[str, Any] | None,
+    subject: dict[str, Any] | None,
+    check_in: dict[str, Any] | None,
+    policy: PolicyParams,
+) -> TripPreview:
+    """The pure rule (see the module docstring); dicts are as pulled or as in a record."""
+    origin, origin_source = None, None
+    custom = (travel or {}).get("origin")
+    if custom:
+        origin, origin_source = (custom["lat"], custom["lon"]), "custom"
+    elif base_school and base_school.get("lat") is not None and base_school.get("lon") is not None:
+        origin, origin_source = (base_school["lat"], base_school["lon"]), "base_school"
+    home = kind == VisitKind.HOME_TEACHING
+    keys = ("home_lat", "home_lon") if home else ("lat", "lon")
+    destination, destination_source = None, None
+    if subject and subject.get(keys[0]) is not None and subject.get(keys[1]) is not None:
+        destination = (subject[keys[0]], subject[keys[1]])
+        destination_source = "home" if home else "school"
+    elif check_in:
+        destination, destination_source = (check_in["lat"], check_in["lon"]), "check_in"
+    if travel is None:
+        return TripPreview(origin, origin_source, destination, destination_source, 0, 0)
+    distance = round_trip_m(origin, destination)
+    subsidy = 0
+    if origin is not None and destination is not None:
+        subsidy = visit_subsidy_fen(distance, policy, teacher, travel.get("shared_with") or ())
+    return TripPreview(origin, origin_source, destination, destination_source, distance, subsidy)
+
+
+def preview_record(store: Store, record: dict[str, Any]) -> TripPreview:
+    """The preview for a visit record (JSON form) with the store's roster and policy."""
+    user = store.user()
+    kind = record["kind"]
+    subject_id = record.get("student_id") if kind == VisitKind.HOME_TEACHING else None
+    subject = (
+        store.student(subject_id) if subject_id else store.school(record.get("school_id") or "")
+    )
+    started = record.get("started_at")
+    on = local_date(datetime.fromisoformat(started)) if started else today_local()
+    district = (subject or {}).get("district_code") or (user.district_code if user else None)
+    base = store.school(user.base_school_id) if user and user.base_school_id else None
+    return trip_preview(
+        teacher=user.username if user else "",
+        kind=kind,
+        travel=record.get("travel"),
+        base_school=base,
+        subject=subject,
+        check_in=record.get("check_in"),
+        policy=store.policy(district, on),
+    )
+
+
+def preview_form(store: Store, form: VisitForm) -> TripPreview:
+    """The preview for a form being filled in (shown before saving)."""
+    home = form.kind == VisitKind.HOME_TEACHING
+    record = {
+        "kind": form.kind,
+        "student_id": form.subject_id if home else None,
+        "school_id": None if home else form.subject_id,
+        "started_at": form.started_at,
+        "check_in": form.check_in,
+        "travel": {"origin": form.origin, "mode": form.travel_mode, "shared_with": form.shared_with}
+        if form.claim_travel
+        else None,
+    }
+    return preview_record(store, record)
+
+
+def visit_subsidy(store: Store, visit: LocalVisit) -> int:
+    """What a visit earns before the cap: the server's figure once synced, else the preview."""
+    if visit.state == VisitState.SYNCED and visit.subsidy_fen is not None:
+        return visit.subsidy_fen
+    return preview_record(store, visit.record).subsidy_fen if visit.record else 0
+
+
+@dataclass(frozen=True)
+class MonthSubsidy:
+    month: int  # YYYYMM
+    claimed_fen: int  # counted visits (pending review or approved), after the monthly cap
+    approved_fen: int  # approved in review, after the cap
+    uncapped_fen: int
+    cap_fen: int | None
+    visits: int
+
+
+def month_subsidy(
+    store: Store, month: int | None = None, today: date | None = None
+) -> MonthSubsidy:
+    """This month's (or ``month``'s) subsidy for the history screen."""
+    today = today or today_local()
+    month = month or today.year * 100 + today.month
+    user = store.user()
+    username = user.username if user else ""
+    counted = [v for v in store.visits(month=month) if v.counted]
+    amounts = {v.id: visit_subsidy(store, v) for v in counted}
+    approved = sum(amounts[v.id] for v in counted if v.review_status == ReviewStatus.APPROVED)
+    month_day = date(month // 100, month % 100, 1)
+    # The cap in force at the end of the month, or today while the month is running.
+    cap = store.policy(None, max(month_day, min(today, month_end(month_day)))).monthly_cap_fen
+    total = sum(amounts.values())
+    return MonthSubsidy(
+        month=month,
+        claimed_fen=capped_subsidy({(username, month): total}, cap),
+        approved_fen=capped_subsidy({(username, month): approved}, cap),
+        uncapped_fen=total,
+        cap_fen=cap,
+        visits=len(counted),
+    )

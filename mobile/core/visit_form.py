@@ -1,0 +1,266 @@
+"""A visit form: its state (saved as a draft on every change), its check, and the
+``VisitRecord`` it becomes on 结束/保存.
+
+The record's own rules (end before start, a visit over 24 hours, field lengths, the subject of
+each kind) are ``shared.protocol.VisitRecord``'s, reported here per field in Chinese. This module
+adds only what a form needs before that: required fields, and warnings for what the server will
+flag but accept (no GPS, poor accuracy, short visit, no photo, odd times, a phone clock that
+disagrees with the server's).
+"""
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from mobile.core.devices import LocationResult, LocationStatus
+from mobile.core.models import LocalVisit
+from shared.domain import VisitKind
+from shared.messages import ZH_CN, describe_validation_errors, t
+from shared.policy import DEFAULT_POLICY, PolicyParams
+from shared.protocol import VisitRecord
+from shared.terms import local_date
+
+
+@dataclass
+class VisitForm:
+    """Everything the visit screen edits, JSON-friendly (times are ISO strings with offset)."""
+
+    id: str
+    kind: str  # VisitKind value
+    subject_id: str  # the student (home teaching) or the school (itinerant)
+    started_at: str | None = None
+    ended_at: str | None = None
+    check_in: dict[str, float] | None = None  # {"lat", "lon", "accuracy_m"}
+    check_in_status: str = ""  # LocationStatus value once 开始 was tapped
+    check_out: dict[str, float] | None = None
+    check_out_status: str = ""
+    content: str = ""
+    iep_goals: list[str] = field(default_factory=list)
+    student_response: str = ""
+    guardian_guidance: str = ""
+    purposes: list[str] = field(default_factory=list)
+    students_seen: list[str] = field(default_factory=list)
+    findings: str = ""
+    recommendations: list[dict[str, Any]] = field(default_factory=list)  # {"text", "due_date"}
+    photos: list[str] = field(default_factory=list)  # SHA-256 of prepared photos
+    claim_travel: bool = True
+    travel_mode: str = "car"
+    origin: dict[str, float] | None = None  # {"lat", "lon"}; None: the base school
+    shared_with: list[str] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, kind: VisitKind | str, subject_id: str) -> "VisitForm":
+        return cls(id=str(uuid.uuid4()), kind=str(kind), subject_id=subject_id)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "VisitForm":
+        """From a saved draft; keys this version does not know are dropped."""
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def from_visit(cls, visit: LocalVisit) -> "VisitForm":
+        """The form for a stored visit: its draft if an edit is under way, else its record."""
+        if visit.draft is not None:
+            return cls.from_dict(visit.draft)
+        rec = visit.record or {}
+        travel = rec.get("travel")
+        data = {
+            **{k: v for k, v in rec.items() if k in cls.__dataclass_fields__},
+            "kind": visit.kind.value,
+            "subject_id": visit.subject_id or "",
+            "check_in_status": LocationStatus.OK if rec.get("check_in") else "",
+            "check_out_status": LocationStatus.OK if rec.get("check_out") else "",
+            "claim_travel": travel is not None,
+            "travel_mode": (travel or {}).get("mode", "car"),
+            "origin": (travel or {}).get("origin"),
+            "shared_with": (travel or {}).get("shared_with", []),
+        }
+        if not isinstance(data.get("recommendations"), list):
+            data["recommendations"] = [{"text": rec["recommendations"], "due_date": None}]
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def start(self, at: datetime, where: LocationResult) -> None:
+        """开始: check-in time and position (or why there is none)."""
+        self.started_at, self.check_in = at.isoformat(), where.position()
+        self.check_in_status = where.status
+
+    def finish(self, at: datetime, where: LocationResult) -> None:
+        """结束: check-out time and position."""
+        self.ended_at, self.check_out = at.isoformat(), where.position()
+        self.check_out_status = where.status
+
+
+@dataclass(frozen=True)
+class FormCheck:
+    """``record`` is set exactly when ``errors`` is empty. ``errors``: field -> Chinese message
+    (fields as in ``VisitForm``; ``subject`` for the student or school); ``warnings``: Chinese
+    lines to show before saving (the server will flag, not refuse)."""
+
+    record: VisitRecord | None
+    errors: dict[str, str]
+    warnings: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def photos_allowed(kind: str, student: dict[str, Any] | None) -> bool:
+    """A home visit's photos need the guardian's consent (the server refuses them otherwise)."""
+    return kind != VisitKind.HOME_TEACHING or bool(student and student.get("photo_consent"))
+
+
+def iep_goal_choices(student: dict[str, Any] | None) -> list[str]:
+    """The goals of the child's plan, for the chips."""
+    return list((student or {}).get("iep_goals") or [])
+
+
+def check(
+    form: VisitForm,
+    *,
+    now: datetime,
+    subject: dict[str, Any] | None,
+    policy: PolicyParams = DEFAULT_POLICY,
+    clock_skew_s: float | None = None,
+) -> FormCheck:
+    """Check ``form``; ``subject`` is the pulled student or school (None: not on this phone)."""
+    errors = _required(form, subject)
+    if errors:
+        return FormCheck(None, errors, [])
+    try:
+        record = VisitRecord.model_validate(_record_dict(form))
+    except ValidationError as exc:
+        return FormCheck(None, _field_errors(exc), [])
+    due = _due_date_errors(record)
+    if due:
+        return FormCheck(None, due, [])
+    return FormCheck(record, {}, _warnings(form, record, now, policy, clock_skew_s))
+
+
+def _required(form: VisitForm, subject: dict[str, Any] | None) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if subject is None:
+        errors["subject"] = t("mobile.form.unknown_subject")
+    if not form.started_at:
+        errors["started_at"] = t("mobile.form.not_checked_in")
+    if not form.ended_at:
+        errors["ended_at"] = t("mobile.form.not_checked_out")
+    if form.kind == VisitKind.HOME_TEACHING:
+        needed = ["content"]
+        if form.photos and not photos_allowed(form.kind, subject):
+            errors["photos"] = t("photo_consent_missing")
+    else:
+        needed = ["purposes", "findings"]
+    for name in needed:
+        value = getattr(form, name)
+        if not (value.strip() if isinstance(value, str) else value):
+            errors[name] = t("mobile.form.required", field=t(f"mobile.field.{name}"))
+    for n, rec in enumerate(form.recommendations, start=1):
+        if not str(rec.get("text") or "").strip():
+            errors["recommendations"] = t("mobile.form.recommendation_empty", n=n)
+            break
+    return errors
+
+
+def _due_date_errors(record: VisitRecord) -> dict[str, str]:
+    visit_day = local_date(record.started_at)
+    recommendations = record.recommendations if isinstance(record.recommendations, list) else []
+    for n, rec in enumerate(recommendations, start=1):
+        if rec.due_date is not None and rec.due_date < visit_day:
+            return {"recommendations": t("mobile.form.due_before_visit", n=n)}
+    return {}
+
+
+def _record_dict(form: VisitForm) -> dict[str, Any]:
+    home = form.kind == VisitKind.HOME_TEACHING
+    data: dict[str, Any] = {
+        "id": form.id,
+        "kind": form.kind,
+        "student_id": form.subject_id if home else None,
+        "school_id": None if home else form.subject_id,
+        "started_at": form.started_at,
+        "ended_at": form.ended_at,
+        "check_in": form.check_in,
+        "check_out": form.check_out,
+        "photos": list(dict.fromkeys(form.photos)),
+        "travel": {"origin": form.origin, "mode": form.travel_mode, "shared_with": form.shared_with}
+        if form.claim_travel
+        else None,
+    }
+    if home:
+        fields = ("content", "iep_goals", "student_response", "guardian_guidance")
+    else:
+        fields = ("purposes", "students_seen", "findings", "recommendations")
+    data.update({name: getattr(form, name) for name in fields})
+    if not home:
+        data["recommendations"] = [
+            {"text": str(r.get("text", "")).strip(), "due_date": r.get("due_date") or None}
+            for r in form.recommendations
+        ]
+    return data
+
+
+_WHOLE_RECORD_FIELD = {
+    "field.ended_before_started": "ended_at",
+    "field.too_long_visit": "ended_at",
+    "field.kind_subject": "subject",
+}
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        loc = err.get("loc") or ()
+        if loc:
+            name = str(loc[0])
+            label = ZH_CN.get(f"mobile.field.{name}", name)
+            err = {**err, "loc": (label, *loc[1:])}
+        else:
+            name = _WHOLE_RECORD_FIELD.get(str((err.get("ctx") or {}).get("error")), "subject")
+        errors.setdefault(name, describe_validation_errors([err]))
+    return errors
+
+
+def _warnings(
+    form: VisitForm,
+    record: VisitRecord,
+    now: datetime,
+    policy: PolicyParams,
+    clock_skew_s: float | None,
+) -> list[str]:
+    out: list[str] = []
+    if record.check_in is None:
+        status = form.check_in_status or LocationStatus.UNAVAILABLE
+        out.append(t("mobile.warn.no_gps", reason=t(f"mobile.location.{status}")))
+    elif record.check_in.accuracy_m > policy.max_accuracy_m:
+        out.append(
+            t(
+                "mobile.warn.low_accuracy",
+                accuracy=round(record.check_in.accuracy_m),
+                limit=policy.max_accuracy_m,
+            )
+        )
+    minutes = int((record.ended_at - record.started_at).total_seconds() // 60)
+    if record.kind == VisitKind.HOME_TEACHING and minutes < policy.service_min_minutes:
+        out.append(
+            t("mobile.warn.short_session", minutes=minutes, minimum=policy.service_min_minutes)
+        )
+    elif record.kind == VisitKind.ITINERANT and minutes < policy.itinerant_min_minutes:
+        out.append(t("mobile.warn.short", minutes=minutes, minimum=policy.itinerant_min_minutes))
+    if not record.photos:
+        out.append(t("mobile.warn.no_photo"))
+    tolerance = timedelta(minutes=policy.future_tolerance_minutes)
+    if record.started_at > now + tolerance:
+        out.append(t("mobile.warn.future"))
+    elif record.started_at < now - timedelta(days=policy.max_age_days):
+        out.append(t("mobile.warn.stale", days=(now - record.started_at).days))
+    if clock_skew_s is not None and abs(clock_skew_s) > tolerance.total_seconds():
+        out.append(t("mobile.warn.clock", minutes=round(abs(clock_skew_s) / 60)))
+    return out

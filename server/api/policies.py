@@ -1,0 +1,64 @@
+"""Policy parameters per district with an effective date: everyone in scope reads, admins set."""
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from server.deps import ScopeDep, SessionDep
+from server.errors import ApiError
+from server.models import District, Policy
+from server.services.policies import set_policy
+from shared.domain import Role
+from shared.policy import PolicyParams
+
+router = APIRouter(tags=["policy"])
+DEFAULT_SCOPE = "default"  # path value for the version that applies to every district
+
+
+class PolicyOut(BaseModel):
+    district_code: str | None
+    effective_from: date
+    params: dict[str, Any]
+    version: int
+
+
+def _out(row: Policy) -> PolicyOut:
+    return PolicyOut(
+        district_code=row.district_code,
+        effective_from=row.effective_from,
+        params=PolicyParams.model_validate(row.params).model_dump(mode="json"),
+        version=row.version,
+    )
+
+
+@router.get("/policies", response_model=list[PolicyOut])
+def list_policies(scope: ScopeDep, session: SessionDep) -> list[PolicyOut]:
+    rows = session.exec(
+        select(Policy)
+        .where(scope.policies())
+        .order_by(col(Policy.district_code), col(Policy.effective_from))
+    )
+    return [_out(row) for row in rows]
+
+
+@router.put("/policies/{district}/{effective_from}", response_model=PolicyOut)
+def put_policy(
+    district: str, effective_from: date, params: PolicyParams, scope: ScopeDep, session: SessionDep
+) -> PolicyOut:
+    """Set the parameters taking effect on ``effective_from`` in ``district`` (or ``default``).
+
+    Only the city (admin) sets policy (domain.md); a new version never rewrites how visits
+    already received were judged, only reports and visits from its date on.
+    """
+    if scope.role != Role.ADMIN:
+        raise ApiError(403, "forbidden")
+    code = None if district == DEFAULT_SCOPE else district
+    if code is not None and session.get(District, code) is None:
+        raise ApiError(404, "not_found")
+    row = set_policy(session, district_code=code, effective_from=effective_from, params=params)
+    session.commit()
+    session.refresh(row)
+    return _out(row)

@@ -1,0 +1,19 @@
+"""The coordinator console: server-rendered pages on the API's server (contract.md)."""
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from server.console import auth, devices, exports, pages, reviews, visits
+from server.console.web import SESSION_HOURS, STATIC
+
+SESSION_MAX_AGE = SESSION_HOURS * 3600
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console's routes and its stylesheet (served locally: it must work offline).
+
+    The session middleware it relies on is added in server.main.
+    """
+    for module in (auth, pages, visits, reviews, exports, devices):
+        app.include_router(module.router)
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

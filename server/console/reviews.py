@@ -1,0 +1,78 @@
+"""The review and flag forms of a visit (POST with CSRF; the work is in services/review.py).
+
+A refused form (no reason, a stale version...) shows the visit again with the message and the
+text typed so far, with the error's status; success redirects back to the visit.
+"""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+
+from server.console.csrf import CsrfForm
+from server.console.visits import detail_page
+from server.console.web import ConsoleRoute, Viewer, ViewerDep, flash
+from server.deps import SessionDep
+from server.errors import ApiError
+from server.services import review
+from shared.domain import ReviewStatus
+from shared.messages import t
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+def _redisplay(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    visit_id: str,
+    exc: ApiError,
+    form: dict[str, str],
+) -> Response:
+    session.rollback()  # release the change-counter lock the service took
+    if exc.status in (403, 404):
+        raise exc
+    return detail_page(
+        request, viewer, session, visit_id, status=exc.status, error=exc.message, form=form
+    )
+
+
+@router.post("/visits/{visit_id}/review")
+def review_visit(
+    request: Request, visit_id: str, form: CsrfForm, viewer: ViewerDep, session: SessionDep
+) -> Response:
+    decision = str(form.get("decision") or "")
+    reason = str(form.get("reason") or "")
+    version = str(form.get("version") or "")
+    try:
+        review.review_visit(
+            session,
+            scope=viewer.scope,
+            visit_id=visit_id,
+            decision=decision,
+            reason=reason,
+            seen_version=int(version) if version.isdigit() and len(version) < 10 else None,
+        )
+        session.commit()
+    except ApiError as exc:
+        return _redisplay(request, viewer, session, visit_id, exc, {"reason": reason[:500]})
+    ok = "review.approved_ok" if decision == ReviewStatus.APPROVED else "review.rejected_ok"
+    flash(request, t(ok))
+    return RedirectResponse(f"/visits/{visit_id}", status_code=303)
+
+
+@router.post("/visits/{visit_id}/flags")
+def resolve_flag(
+    request: Request, visit_id: str, form: CsrfForm, viewer: ViewerDep, session: SessionDep
+) -> Response:
+    code = str(form.get("code") or "")[:40]
+    reason = str(form.get("reason") or "")
+    try:
+        review.resolve_flag(
+            session, scope=viewer.scope, visit_id=visit_id, code=code, reason=reason
+        )
+        session.commit()
+    except ApiError as exc:
+        form_back = {"flag_reason": reason[:500], "flag_code": code}
+        return _redisplay(request, viewer, session, visit_id, exc, form_back)
+    flash(request, t("review.flag_resolved_ok", label=t(f"flag.{code}")))
+    return RedirectResponse(f"/visits/{visit_id}", status_code=303)

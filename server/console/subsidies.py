@@ -1,0 +1,172 @@
+"""The travel-subsidy sheet: per district, teacher and month, the counted visits and what is
+payable once the policy's monthly cap per teacher is applied (shared.compliance.capped_subsidy)."""
+
+import io
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlmodel import Session, col, func, select
+
+from server.errors import ApiError
+from server.models import District, User, Visit
+from server.scope import Scope
+from server.services.policies import load_versions
+from shared.compliance import capped_subsidy
+from shared.domain import ReviewStatus
+from shared.policy import policy_in_force
+from shared.terms import SHANGHAI
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+SUBSIDY_COLUMNS = [
+    "区县代码", "区县", "教师账号", "教师姓名", "月份", "访问次数", "其中已审核通过",
+    "往返里程（公里）", "申报补助（元）", "月度上限（元）", "按上限应发（元）",
+    "审核通过应发（元）",
+]  # fmt: skip
+
+
+def safe_text(value: Any) -> Any:
+    """Text a spreadsheet would read as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def yuan(fen: int) -> Decimal:
+    return Decimal(fen) / 100
+
+
+def month_or_400(month: str, today: date) -> tuple[int, date]:
+    """(YYYYMM, last day of the month); empty: this month in Asia/Shanghai."""
+    month = month.strip() or today.strftime("%Y-%m")
+    m = _MONTH.match(month)
+    if not m:
+        raise ApiError(400, "console.invalid_month")
+    first = date(int(m.group(1)), int(m.group(2)), 1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return first.year * 100 + first.month, last
+
+
+def subsidy_rows(
+    session: Session, scope: Scope, code: str | None, month: int, last_day: date
+) -> list[dict[str, Any]]:
+    """Per district and teacher, the month's counted visits and subsidy, capped by the policy
+    in force on the month's last day (shared.compliance.capped_subsidy)."""
+    is_ok = col(Visit.review_status) == ReviewStatus.APPROVED
+    conds: list[Any] = [
+        scope.visits(),
+        col(Visit.counted).is_(True),
+        Visit.local_month == month,
+    ]
+    if code:
+        conds.append(Visit.district_code == code)
+    query = (
+        sa.select(
+            col(Visit.district_code),
+            col(Visit.teacher),
+            func.count(),
+            func.sum(sa.case((is_ok, 1), else_=0)),
+            func.sum(col(Visit.distance_m)),
+            func.sum(col(Visit.subsidy_fen)),
+            func.sum(sa.case((is_ok, col(Visit.subsidy_fen)), else_=0)),
+        )
+        .where(*conds)
+        .group_by(col(Visit.district_code), col(Visit.teacher))
+        .order_by(col(Visit.district_code), col(Visit.teacher))
+    )
+    versions = load_versions(session)
+    rows = []
+    # sqlmodel types select() only up to four columns; the query is plain SQLAlchemy.
+    grouped = session.exec(query)  # type: ignore[call-overload]
+    for district_code, teacher, n, n_ok, metres, fen, ok_fen in grouped:
+        cap = policy_in_force(versions, district_code, last_day).monthly_cap_fen
+        rows.append(
+            {
+                "district_code": district_code,
+                "teacher": teacher,
+                "visits": int(n),
+                "approved_visits": int(n_ok or 0),
+                "distance_m": int(metres or 0),
+                "claimed_fen": int(fen or 0),
+                "cap_fen": cap,
+                "payable_fen": capped_subsidy({(teacher, month): int(fen or 0)}, cap),
+                "approved_fen": capped_subsidy({(teacher, month): int(ok_fen or 0)}, cap),
+            }
+        )
+    return rows
+
+
+def workbook(
+    session: Session, rows: list[dict[str, Any]], *, label: str, code: str | None, actor: str
+) -> bytes:
+    """The XLSX: one row per district and teacher, a total row, and a sheet saying what it is."""
+    districts = dict(session.exec(select(District.code, District.name)).all())
+    teachers = dict(
+        session.exec(
+            select(User.username, User.name).where(
+                col(User.username).in_({r["teacher"] for r in rows})
+            )
+        ).all()
+    )
+    book = Workbook()
+    sheet = book.active
+    sheet.title = f"交通补助 {label}"
+    sheet.append(SUBSIDY_COLUMNS)
+    for r in rows:
+        sheet.append(
+            [
+                safe_text(r["district_code"]),
+                safe_text(districts.get(r["district_code"], "")),
+                safe_text(r["teacher"]),
+                safe_text(teachers.get(r["teacher"], "")),
+                label,
+                r["visits"],
+                r["approved_visits"],
+                Decimal(r["distance_m"]) / 1000,
+                yuan(r["claimed_fen"]),
+                yuan(r["cap_fen"]) if r["cap_fen"] is not None else "不设上限",
+                yuan(r["payable_fen"]),
+                yuan(r["approved_fen"]),
+            ]
+        )
+    total: list[Any] = ["合计", "", "", "", label]
+    for key in ("visits", "approved_visits"):
+        total.append(sum(r[key] for r in rows))
+    total.append(Decimal(sum(r["distance_m"] for r in rows)) / 1000)
+    total.append(yuan(sum(r["claimed_fen"] for r in rows)))
+    total.append("")
+    total += [yuan(sum(r[k] for r in rows)) for k in ("payable_fen", "approved_fen")]
+    sheet.append(total)
+    _style(sheet, len(rows))
+    notes = book.create_sheet("说明")
+    for line in (
+        ("月份", label),
+        ("区县", f"{code} {districts.get(code, '')}" if code else "全部可见区县"),
+        ("导出人", actor),
+        ("导出时间", datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M")),
+        ("口径", "计入的访问（未被退回、未删除）；月度上限按当月最后一天生效的政策"),
+    ):
+        notes.append(list(line))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _style(sheet: Any, n_rows: int) -> None:
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for cell in sheet[n_rows + 2]:
+        cell.font = Font(bold=True)
+    for row in sheet.iter_rows(min_row=2, max_row=n_rows + 2, min_col=8, max_col=12):
+        for cell in row:
+            cell.number_format = "0.0" if cell.column == 8 else "#,##0.00"
+    widths = (10, 10, 14, 10, 9, 9, 14, 16, 14, 14, 16, 16)
+    for letter, width in zip("ABCDEFGHIJKL", widths, strict=True):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A2"

@@ -1,0 +1,203 @@
+"""One roster row's cells as typed values; problems become Chinese reasons, never exceptions.
+
+The choice tables accept the codes of ``shared.domain`` and the Chinese words people write in
+their spreadsheets (e.g. 随班就读, 一级, 是).
+"""
+
+import math
+import re
+from typing import Any
+
+from shared.domain import DisabilityCategory, Placement, Role, SchoolKind, Stage
+from shared.messages import t
+
+
+def _table(codes: Any, **words: str) -> dict[str, str]:
+    """The codes themselves plus, per code, the space-separated Chinese words meaning it."""
+    table = {member.value: member.value for member in codes}
+    return table | {word: code for code, text in words.items() for word in text.split()}
+
+
+CHOICES: dict[str, dict[str, str]] = {
+    "kind": _table(
+        SchoolKind,
+        ordinary="普通 普通学校 普通中小学",
+        special="特殊 特殊教育学校 特教学校 特校",
+    ),
+    "stage": _table(
+        Stage,
+        preschool="学前 学前教育 幼儿园",
+        compulsory="义务教育 小学 初中",
+        high_school="高中 高中阶段 中职",
+    ),
+    "placement": _table(
+        Placement,
+        regular_class="随班就读",
+        special_class="特教班 卫星班 特殊教育班",
+        special_school="特殊教育学校 特教学校 特校",
+        home_delivery="送教上门 送教",
+        institution="机构 福利机构 康复机构",
+    ),
+    "disability_category": _table(
+        DisabilityCategory,
+        visual="视力 视力残疾",
+        hearing="听力 听力残疾",
+        speech="言语 言语残疾",
+        physical="肢体 肢体残疾",
+        intellectual="智力 智力残疾",
+        mental="精神 精神残疾 孤独症 自闭症",  # autism is counted under 精神 (domain.md)
+        multiple="多重 多重残疾",
+    ),
+    "role": _table(
+        Role,
+        teacher="送教教师 送教老师",
+        itinerant="巡回指导教师 巡回教师 巡回指导",
+        coordinator="协调员",
+        admin="管理员",
+    ),
+}
+# How a code is shown in "可选：…" hints.
+LABELS = {
+    "ordinary": "普通学校", "special": "特殊教育学校",
+    "preschool": "学前", "compulsory": "义务教育", "high_school": "高中",
+    "regular_class": "随班就读", "special_class": "特教班", "special_school": "特殊教育学校",
+    "home_delivery": "送教上门", "institution": "机构",
+    "visual": "视力", "hearing": "听力", "speech": "言语", "physical": "肢体",
+    "intellectual": "智力", "mental": "精神", "multiple": "多重",
+    "teacher": "送教教师", "itinerant": "巡回指导教师", "coordinator": "协调员",
+    "admin": "管理员",
+}  # fmt: skip
+
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_FLAGS = {"1": True, "是": True, "true": True, "yes": True, "0": False, "否": False}
+_FLAGS |= {"false": False, "no": False}
+_PHONE = re.compile(r"\+?[0-9][0-9\- ]{2,30}")
+_FORBIDDEN_IN_ID = re.compile(r"[|\x00-\x1f]")  # "|" joins ids in assignment keys
+
+GRADE_RANGE = {"preschool": (0, 0), "compulsory": (1, 9), "high_school": (10, 12)}
+
+
+def _squash(value: str) -> str:
+    return re.sub(r"\s", "", value).lower()
+
+
+def parse_grade(value: str) -> int | None:
+    """School year 0-12: "3", "3年级", "三年级", "初一" (7), "高三" (12); None if not one."""
+    text = _squash(value).removesuffix("年级")
+    if text.isdigit():
+        return int(text)
+    for prefix, offset in (("初", 6), ("高", 9)):
+        if text.startswith(prefix) and text[1:] in _CN_DIGITS and _CN_DIGITS[text[1:]] <= 3:
+            return offset + _CN_DIGITS[text[1:]]
+    return _CN_DIGITS.get(text)
+
+
+def parse_disability_grade(value: str) -> int | None:
+    """1-4, "一级".."四级", "1级"; None if not one of these."""
+    text = _squash(value).removesuffix("级")
+    number = int(text) if text.isdigit() else _CN_DIGITS.get(text)
+    return number if number in (1, 2, 3, 4) else None
+
+
+class Cells:
+    """One data row; every getter records a reason in ``errors`` instead of raising."""
+
+    def __init__(self, number: int, values: dict[str, str]) -> None:
+        self.row, self.values = number, values
+        self.errors: list[str] = []
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def raw(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def fail(self, key: str, **values: Any) -> None:
+        self.errors.append(t(key, **values))
+
+    def _required(self, name: str) -> str | None:
+        value = self.raw(name)
+        if not value:
+            self.fail("roster.required", field=label(name))
+            return None
+        return value
+
+    def text(self, name: str, *, limit: int, required: bool = True) -> str:
+        value = self._required(name) if required else self.raw(name)
+        if value and len(value) > limit:
+            self.fail("roster.too_long", field=label(name), limit=limit)
+        return value or ""
+
+    def ident(self, name: str, *, required: bool = True) -> str:
+        """An id: at most 64 characters, none of them "|" or a control character."""
+        value = self.text(name, limit=64, required=required)
+        if value and _FORBIDDEN_IN_ID.search(value):
+            self.fail("roster.bad_id", field=label(name))
+        return value
+
+    def choice(self, name: str) -> str | None:
+        value = self._required(name)
+        if value is None:
+            return None
+        code = CHOICES[name].get(_squash(value))
+        if code is None:
+            codes = dict.fromkeys(CHOICES[name].values())
+            options = "、".join(f"{c}（{LABELS[c]}）" for c in codes)
+            self.fail("roster.bad_choice", field=label(name), value=value, choices=options)
+        return code
+
+    def number(self, name: str, low: float, high: float, *, required: bool = True) -> float | None:
+        value = self._required(name) if required else self.raw(name)
+        if not value:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail("roster.bad_number", field=label(name), value=value)
+            return None
+        if not math.isfinite(number) or not low <= number <= high:
+            self.fail("roster.out_of_range", field=label(name), value=value, low=low, high=high)
+            return None
+        return number
+
+    def grade(self) -> int | None:
+        value = self._required("grade")
+        if value is None:
+            return None
+        grade = parse_grade(value)
+        if grade is None or not 0 <= grade <= 12:
+            self.fail("roster.bad_grade", value=value)
+            return None
+        return grade
+
+    def disability_grade(self) -> int | None:
+        value = self._required("disability_grade")
+        if value is None:
+            return None
+        grade = parse_disability_grade(value)
+        if grade is None:
+            self.fail("roster.bad_disability_grade", value=value)
+        return grade
+
+    def flag(self, name: str, *, default: bool | None = None) -> bool | None:
+        """1/0 or 是/否; an empty cell gives ``default`` (None: the cell is required)."""
+        value = self.raw(name)
+        if not value:
+            if default is None:
+                self.fail("roster.required", field=label(name))
+            return default
+        parsed = _FLAGS.get(_squash(value))
+        if parsed is None:
+            self.fail("roster.bad_flag", field=label(name), value=value)
+        return parsed
+
+    def phone(self, name: str) -> str:
+        value = self.text(name, limit=32, required=False)
+        if value and not _PHONE.fullmatch(value):
+            self.fail("roster.bad_phone", value=value)
+        return value
+
+
+def label(name: str) -> str:
+    """A column's Chinese name for messages."""
+    return t(f"roster.field.{name}")
