@@ -47,7 +47,7 @@ def _attachment(data: bytes, filename: str, media_type: str) -> Response:
 def visits_csv(
     viewer: ViewerDep, session: SessionDep, term: str = "", district: str = ""
 ) -> Response:
-    chosen = lookup.term_or_400(term)
+    chosen = lookup.term_or_400(term, session, viewer)
     code = _district_filter(session, viewer, district)
     lo, hi = chosen.utc_bounds()
     conds: list[Any] = [

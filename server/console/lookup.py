@@ -3,13 +3,13 @@
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from server.console.web import Viewer
 from server.errors import ApiError
-from server.models import District, School, Student, User
+from server.models import District, School, Student, User, Visit, utcnow
 from server.settings import get_settings
-from shared.terms import SHANGHAI, Term, TermError, parse_term, term_of
+from shared.terms import SHANGHAI, Term, TermError, local_date, parse_term, term_of
 
 TERM_CHOICES = 4  # the current term and the three before it
 
@@ -18,15 +18,31 @@ def today() -> date:
     return datetime.now(SHANGHAI).date()
 
 
-def term_or_400(term_id: str | None) -> Term:
-    """The term named (the current one when empty); 400 ``invalid_term`` when malformed."""
+def term_or_400(term_id: str | None, session: Session, viewer: Viewer) -> Term:
+    """The term named; 400 ``invalid_term`` when malformed.
+
+    With none named, the term of the latest visit the viewer may see (not one dated in the
+    future by a wrong phone clock), so that a coordinator lands on data early in a new term too;
+    the current term when there are no visits at all.
+    """
     calendar = get_settings().calendar()
     if not term_id:
-        return term_of(today(), calendar)
+        latest = session.exec(
+            select(func.max(Visit.started_at)).where(
+                viewer.scope.visits(), col(Visit.counted).is_(True), Visit.started_at <= utcnow()
+            )
+        ).first()
+        return term_of(local_date(latest) if latest else today(), calendar)
     try:
         return parse_term(term_id.strip(), calendar)
     except TermError:
         raise ApiError(400, "invalid_term") from None
+
+
+def default_month(term: Term) -> str:
+    """The month a subsidy export most likely wants: today's, kept within the chosen term."""
+    day = min(max(today(), term.start), term.end)
+    return day.strftime("%Y-%m")
 
 
 def term_choices(selected: str) -> list[str]:

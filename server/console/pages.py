@@ -16,7 +16,7 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, viewer: ViewerDep, session: SessionDep, term: str = "") -> Response:
-    chosen = lookup.term_or_400(term)
+    chosen = lookup.term_or_400(term, session, viewer)
     reports = compliance.all_reports(session, scope=viewer.scope, term_id=chosen.id)["districts"]
     lo, hi = chosen.utc_bounds()
     pending = dict(
@@ -40,7 +40,7 @@ def dashboard(request: Request, viewer: ViewerDep, session: SessionDep, term: st
         terms=lookup.term_choices(chosen.id),
         reports=reports,
         pending=pending,
-        month=lookup.today().strftime("%Y-%m"),
+        month=lookup.default_month(chosen),
     )
 
 
@@ -48,7 +48,7 @@ def dashboard(request: Request, viewer: ViewerDep, session: SessionDep, term: st
 def district(
     request: Request, code: str, viewer: ViewerDep, session: SessionDep, term: str = ""
 ) -> Response:
-    chosen = lookup.term_or_400(term)
+    chosen = lookup.term_or_400(term, session, viewer)
     lookup.visible_district(session, viewer, code)
     report = compliance.district_report(
         session, scope=viewer.scope, district_code=code, term_id=chosen.id
@@ -71,5 +71,5 @@ def district(
             {**row, "name": instructors.get(row["username"], row["username"])}
             for row in it["instructors"]
         ],
-        month=lookup.today().strftime("%Y-%m"),
+        month=lookup.default_month(chosen),
     )

@@ -67,7 +67,7 @@ def _filter(session: Session, viewer: Viewer, query: dict[str, str]) -> VisitFil
         lookup.visible_district(session, viewer, district)  # another district: 404
     page = query.get("page", "1")
     return VisitFilter(
-        term=lookup.term_or_400(query.get("term", "")),
+        term=lookup.term_or_400(query.get("term", ""), session, viewer),
         district=district,
         kind=kind,
         teacher=query.get("teacher", "").strip()[:64],

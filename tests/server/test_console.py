@@ -253,6 +253,16 @@ def test_coordinator_dashboard_lists_own_district_only(
     assert "13800000000" not in district.text and "某村" not in district.text
 
 
+def test_dashboard_opens_on_the_term_of_the_latest_visit(world: World, server: LiveServer) -> None:
+    # Early in a new term nothing is recorded yet: land on last term's data, not an empty page.
+    old = home_visit(world.student, start=datetime(2025, 10, 9, 1, tzinfo=UTC))
+    assert world.t.push(upsert(old))[0]["status"] == "applied"
+    console = Console(server)
+    console.login(world.coordinator)
+    page = console.get("/dashboard")
+    assert re.search(r'<option value="2025-1"[^>]*selected', page.text), page.text[:2000]
+
+
 def test_other_districts_pages_and_exports_are_404(
     world: World, factory: Factory, coord: Console
 ) -> None:
