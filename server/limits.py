@@ -1,4 +1,5 @@
-"""Refuse oversized request bodies before they are read into memory (413, in the error shape)."""
+"""Refuse what must never reach a route: oversized bodies before they are read into memory
+(413), and NUL characters in the path or query (400), in the API's error shape."""
 
 import json
 from typing import Any
@@ -17,6 +18,11 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").lower()
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            # PostgreSQL text cannot hold NUL; no real client sends one in a URL.
+            await _refuse(send, "invalid_request", 0, status=400)
             return
         is_photo = scope["path"].startswith("/api/v1/photos/")
         limit = self.photos if is_photo else self.default
@@ -59,15 +65,13 @@ def megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
 
 
-async def _refuse(send: Any, code: str, limit: int) -> None:
-    body = json.dumps(
-        {"error": {"code": code, "message": t(code, limit=megabytes(limit))}},
-        ensure_ascii=False,
-    ).encode()
+async def _refuse(send: Any, code: str, limit: int, status: int = 413) -> None:
+    message = t(code, limit=megabytes(limit), detail="NUL")
+    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),

@@ -16,10 +16,12 @@ from pydantic import (
 from shared.domain import ItinerantPurpose, ReviewStatus, TravelMode, VisitKind
 
 MAX_OPS = 500
+# No NUL characters anywhere: PostgreSQL text cannot hold them, and no person types one.
+NO_NUL = r"^[^\x00]*$"
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Text = Annotated[str, StringConstraints(max_length=5000)]
-Short = Annotated[str, StringConstraints(max_length=200)]
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Text = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
+Short = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 
 # Fields the server owns. A phone may echo them back from a pull; they are ignored, never trusted.
 SERVER_FIELDS = frozenset(

@@ -8,15 +8,16 @@ from server.deps import CurrentUser, ManagerScope, SessionDep
 from server.errors import ApiError
 from server.models import DeviceToken, User
 from server.services import users
+from shared.protocol import NO_NUL
 
 router = APIRouter(tags=["auth"])
 
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
-    device_name: str = Field(default="unknown device", max_length=128)
+    username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    password: str = Field(min_length=1, max_length=256, pattern=NO_NUL)
+    device_name: str = Field(default="unknown device", max_length=128, pattern=NO_NUL)
 
 
 class UserOut(BaseModel):

@@ -116,3 +116,13 @@ def test_login_with_wrong_types_is_422(world: World) -> None:
 
 def test_unknown_route_is_404_in_error_shape(world: World) -> None:
     _error(world.t.get("/nothing-here"), 404, "not_found")
+
+
+def test_nul_characters_are_refused_not_500(world: World) -> None:
+    login = world.t.post("/auth/login", json={"username": "a\u0000b", "password": "x"})
+    _error(login, 422, "invalid_request")
+    _error(world.c.get("/compliance/33%0001", params={"term": "2025-1"}), 400, "invalid_request")
+    _error(world.t.get("/sync/pull", params={"cursor": "c1.\x00"}), 400, "invalid_request")
+    good, bad = home_visit(world.student), home_visit(world.student, content="教学\u0000内容")
+    results = world.t.push(upsert(good), upsert(bad))
+    assert [r["status"] for r in results] == ["applied", "rejected"]
