@@ -36,6 +36,7 @@ SERVER_FIELDS = frozenset(
         "review_reason",
         "district_code",
         "deleted",
+        "flag_notes",
     }
 )
 

@@ -83,6 +83,11 @@ class LocalVisit:
         )
 
     @property
+    def flag_labels(self) -> list[str]:
+        """The server's evidence flags in Chinese (e.g. 无照片), for the history list."""
+        return [t(f"flag.{code}") for code in self.flags]
+
+    @property
     def status_text(self) -> str:
         """One Chinese word for the history list: sync state, else the review result."""
         if self.deleted:

@@ -17,7 +17,8 @@ replay of an ``op_id`` with another body as ``op_id_reused``):
 import json
 import sqlite3
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -105,7 +106,7 @@ class VisitOutbox:
 
     def delete_visit(self, visit_id: str) -> None:
         """Delete a visit. One the server never saw vanishes; otherwise a delete op is queued
-        and the visit is hidden (``deleted``) until the server confirms."""
+        and the visit is hidden (``deleted``). Raises ``StoreError`` for a visit in conflict."""
         with self._store.transaction() as db:
             row = db.execute("SELECT * FROM visit WHERE id = ?", (visit_id,)).fetchone()
             if row is None or row["deleted"]:
@@ -171,8 +172,9 @@ class VisitOutbox:
             # Never left the phone, or refused (the server stores only applied ops): rewrite it.
             op_id = last["op_id"] if last["attempts"] == 0 else str(uuid.uuid4())
             db.execute(
-                "UPDATE outbox SET op_id = ?, type = ?, body = ?, last_error = '' WHERE seq = ?",
-                (op_id, kind, _dump(body), last["seq"]),
+                "UPDATE outbox SET op_id = ?, type = ?, body = ?, photos = ?, last_error = '' "
+                "WHERE seq = ?",
+                (op_id, kind, _dump(body), _photos(body), last["seq"]),
             )
             return
         behind_sent = last is not None
@@ -184,8 +186,17 @@ class VisitOutbox:
             base = row["server_version"] if row else None
         db.execute(
             "INSERT INTO outbox (op_id, visit_id, type, body, base_version, base_pending, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (str(uuid.uuid4()), visit_id, kind, _dump(body), base, int(behind_sent), now_iso()),
+            "photos, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                str(uuid.uuid4()),
+                visit_id,
+                kind,
+                _dump(body),
+                base,
+                int(behind_sent),
+                _photos(body),
+                now_iso(),
+            ),
         )
 
     # -- the sync client's side ------------------------------------------------------------
@@ -198,35 +209,51 @@ class VisitOutbox:
         self,
         limit: int = MAX_OPS,
         max_bytes: int = MAX_BATCH_BYTES,
-        hold_photos: Collection[str] = (),
+        hold_photos: AbstractSet[str] = frozenset(),
     ) -> list[OutboxOp]:
         """The ops to push now, in queue order: each visit's first op, unless it waits for a
         version or lists a photo in ``hold_photos`` (not on the server yet)."""
-        batch: list[OutboxOp] = []
+        chosen: list[int] = []
         seen: set[str] = set()
+        rows = self._store.query(
+            "SELECT seq, visit_id, base_pending, photos FROM outbox ORDER BY seq"
+        )
+        for row in rows:  # bodies are read only for the ops chosen
+            if row["visit_id"] in seen:
+                continue
+            seen.add(row["visit_id"])
+            if row["base_pending"] or not hold_photos.isdisjoint(row["photos"].split()):
+                continue
+            chosen.append(row["seq"])
+            if len(chosen) >= limit:
+                break
+        marks = ",".join("?" * len(chosen))
+        ops = self._store.query(f"SELECT * FROM outbox WHERE seq IN ({marks}) ORDER BY seq", chosen)
+        batch: list[OutboxOp] = []
         size = 0
-        for op in self.ops():
-            if op.visit_id in seen:
-                continue
-            seen.add(op.visit_id)
-            if op.base_pending or not hold_photos.isdisjoint(op.body.get("photos") or ()):
-                continue
+        for op in map(_op, ops):
             cost = len(_dump(op.wire()).encode())
             if batch and size + cost > max_bytes:
                 break
             batch.append(op)
             size += cost
-            if len(batch) >= limit:
-                break
         return batch
 
     def mark_sent(self, ops: Sequence[OutboxOp]) -> None:
-        """Call before the request: from here on, these ops may have reached the server."""
+        """From here on, these ops may have reached the server: they never change again."""
         with self._store.transaction() as db:
             db.executemany(
                 "UPDATE outbox SET sent = 1, attempts = attempts + 1 WHERE op_id = ?",
                 [(op.op_id,) for op in ops],
             )
+
+    def take_batch(self, hold_photos: AbstractSet[str] = frozenset()) -> list[OutboxOp]:
+        """``next_batch`` and ``mark_sent`` in one transaction, called just before the request,
+        so that an edit saved meanwhile either is in the batch or queues behind it."""
+        with self._store.transaction():
+            batch = self.next_batch(hold_photos=hold_photos)
+            self.mark_sent(batch)
+        return batch
 
     def note_failure(self, ops: Sequence[OutboxOp], message: str) -> None:
         with self._store.transaction() as db:
@@ -247,8 +274,8 @@ class VisitOutbox:
 
     def photos_referenced(self) -> set[str]:
         """Hashes listed by queued upserts: those must reach the server before their op."""
-        rows = self._store.query("SELECT body FROM outbox WHERE type = 'visit.upsert'")
-        return {sha for r in rows for sha in json.loads(r["body"]).get("photos") or ()}
+        rows = self._store.query("SELECT photos FROM outbox WHERE photos != ''")
+        return {sha for r in rows for sha in r["photos"].split()}
 
     def apply_pulled_visit(self, db: sqlite3.Connection, change: Change) -> None:
         """A visit from a pull (inside the pull's transaction). A visit with queued ops, in
@@ -419,6 +446,11 @@ def _op(row: sqlite3.Row) -> OutboxOp:
         last_error=row["last_error"],
         created_at=row["created_at"],
     )
+
+
+def _photos(body: dict[str, Any]) -> str:
+    """The photo hashes an op lists, space-separated: the queue is searched without JSON."""
+    return " ".join(body.get("photos") or ())
 
 
 def _dump(value: Any) -> str:

@@ -64,7 +64,7 @@ _MIGRATIONS: list[str] = [
         visit_id TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, base_version INTEGER,
         base_pending INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0,
         attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL);
+        photos TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL);
     CREATE INDEX outbox_visit ON outbox (visit_id, seq);
     CREATE TABLE photo (
         sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, bytes INTEGER NOT NULL,
@@ -91,6 +91,7 @@ class Store:
         self.photo_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / DB_NAME
         self._lock = threading.RLock()
+        self.sync_lock = threading.Lock()  # one sync round at a time, whoever starts it
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )
@@ -115,8 +116,12 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (taken at once, so two writers queue instead of deadlocking)."""
+        """One write transaction (taken at once, so two writers queue instead of deadlocking).
+        Nested calls join the outer transaction."""
         with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -326,7 +331,8 @@ class Store:
     def visits(
         self, *, month: int | None = None, include_deleted: bool = False
     ) -> list[LocalVisit]:
-        """Visits, newest first (drafts without a start time last); ``month`` is YYYYMM."""
+        """Visits, newest first; ``month`` (YYYYMM, Asia/Shanghai) keeps saved ones of that
+        month. Without it, drafts never saved (``record`` None) are included, last."""
         sql, params = "SELECT * FROM visit WHERE 1 = 1", []
         if month is not None:
             sql, params = sql + " AND month = ?", [month]

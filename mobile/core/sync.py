@@ -164,14 +164,15 @@ class SyncClient:
         if not self.token or self.store.needs_sign_in():
             report.error, report.needs_sign_in = t("mobile.signed_out"), True
             return report
-        try:
-            report.pulled += self.pull(progress)
-            self.upload_photos(report, progress)
-            self.push(report, progress)
-            report.pulled += self.pull(progress)
-            report.ok = True
-        except SyncError as exc:
-            report.error, report.needs_sign_in = str(exc), exc.needs_sign_in
+        with self.store.sync_lock:  # the button and the scheduler never push side by side
+            try:
+                report.pulled += self.pull(progress)
+                self.upload_photos(report, progress)
+                self.push(report, progress)
+                report.pulled += self.pull(progress)
+                report.ok = True
+            except SyncError as exc:
+                report.error, report.needs_sign_in = str(exc), exc.needs_sign_in
         return report
 
     def pull(self, progress: Progress | None = None) -> int:
@@ -233,10 +234,9 @@ class SyncClient:
         outbox = self.store.outbox
         for _ in range(MAX_PUSH_ROUNDS):
             held = {p.sha256 for p in self.store.photos_to_upload()}
-            batch = outbox.next_batch(hold_photos=held)
+            batch = outbox.take_batch(hold_photos=held)
             if not batch:
                 return
-            outbox.mark_sent(batch)
             response = self._call("POST", "/sync/push", json={"ops": [op.wire() for op in batch]})
             try:
                 results = PushResponse.model_validate(self._json(response, expect=200)).results
@@ -303,7 +303,8 @@ class SyncClient:
         except (KeyError, TypeError, ValueError, IndexError):
             return
         skew = (datetime.now(server_now.tzinfo) - server_now).total_seconds()
-        if abs(skew - (self.store.clock_skew_s() or 0.0)) > 30:
+        known = self.store.clock_skew_s()
+        if known is None or abs(skew - known) > 30:  # the header has whole seconds: no churn
             self.store.set_meta("clock_skew_s", f"{skew:.0f}")
 
 

@@ -11,7 +11,7 @@ held to the policy's monthly cap with ``shared.compliance.capped_subsidy``.
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from mobile.core.caseload import month_end, today_local
 from mobile.core.models import LocalVisit, VisitState
@@ -27,9 +27,9 @@ from shared.travel import LatLon, round_trip_m, visit_subsidy_fen
 @dataclass(frozen=True)
 class TripPreview:
     origin: LatLon | None
-    origin_source: Literal["custom", "base_school"] | None
+    origin_source: str | None  # "custom" | "base_school"
     destination: LatLon | None
-    destination_source: Literal["home", "school", "check_in"] | None
+    destination_source: str | None  # "home" | "school" | "check_in"
     distance_m: int  # round trip
     subsidy_fen: int  # before the monthly cap
 
@@ -45,7 +45,8 @@ def trip_preview(
     policy: PolicyParams,
 ) -> TripPreview:
     """The pure rule (see the module docstring); dicts are as pulled or as in a record."""
-    origin, origin_source = None, None
+    origin: LatLon | None = None
+    origin_source: str | None = None
     custom = (travel or {}).get("origin")
     if custom:
         origin, origin_source = (custom["lat"], custom["lon"]), "custom"
@@ -53,7 +54,8 @@ def trip_preview(
         origin, origin_source = (base_school["lat"], base_school["lon"]), "base_school"
     home = kind == VisitKind.HOME_TEACHING
     keys = ("home_lat", "home_lon") if home else ("lat", "lon")
-    destination, destination_source = None, None
+    destination: LatLon | None = None
+    destination_source: str | None = None
     if subject and subject.get(keys[0]) is not None and subject.get(keys[1]) is not None:
         destination = (subject[keys[0]], subject[keys[1]])
         destination_source = "home" if home else "school"

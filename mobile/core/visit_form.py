@@ -216,12 +216,13 @@ _WHOLE_RECORD_FIELD = {
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
-    for err in exc.errors():
+    for details in exc.errors():
+        err: dict[str, Any] = dict(details)
         loc = err.get("loc") or ()
         if loc:
             name = str(loc[0])
             label = ZH_CN.get(f"mobile.field.{name}", name)
-            err = {**err, "loc": (label, *loc[1:])}
+            err["loc"] = (label, *loc[1:])
         else:
             name = _WHOLE_RECORD_FIELD.get(str((err.get("ctx") or {}).get("error")), "subject")
         errors.setdefault(name, describe_validation_errors([err]))

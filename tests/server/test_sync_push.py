@@ -122,3 +122,16 @@ def test_overlap_flags_both_visits_whatever_the_order(world: World) -> None:
     }
     for vid in (a["id"], b["id"]):
         assert "overlapping" in flags[vid] and "same_day_duplicate" in flags[vid]
+
+
+def test_pulled_record_echoed_back_is_accepted(world: World) -> None:
+    """A phone may push back exactly what it pulled (server fields included); they are ignored."""
+    record = home_visit(world.student)
+    world.t.push(upsert(record))
+    pulled = next(
+        c["record"] for c in world.t.get("/sync/pull").json()["changes"] if c["id"] == record["id"]
+    )
+    (result,) = world.t.push(
+        upsert({**pulled, "content": "补充说明", "teacher": "x"}, base_version=pulled["version"])
+    )
+    assert result["status"] == "applied" and result["version"] == 2

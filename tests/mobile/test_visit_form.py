@@ -1,0 +1,154 @@
+"""Building a VisitRecord from the form, with Chinese errors per field and warnings."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from mobile.core.devices import FakeLocation, LocationResult, LocationStatus
+from mobile.core.models import LocalVisit, VisitState
+from mobile.core.visit_form import FormCheck, VisitForm, check, iep_goal_choices, photos_allowed
+from shared.domain import VisitKind
+from shared.messages import t
+from shared.policy import PolicyParams
+from tests.mobile.helpers import home_record, school, student
+
+NOW = datetime(2025, 11, 12, 10, 0, tzinfo=UTC)
+HOME = student("ST1")
+
+
+def filled_home_form(minutes: int = 70, accuracy: float = 12.0) -> VisitForm:
+    form = VisitForm.new(VisitKind.HOME_TEACHING, "ST1")
+    here = asyncio.run(FakeLocation.at(29.70, 119.10, accuracy).locate())
+    form.start(NOW - timedelta(minutes=minutes), here)
+    form.finish(NOW, here)
+    form.content = "认识颜色"
+    form.iep_goals = iep_goal_choices(HOME)[:1]
+    form.photos = ["a" * 64]
+    return form
+
+
+def test_complete_home_form_becomes_a_record_without_warnings() -> None:
+    result = check(filled_home_form(), now=NOW, subject=HOME)
+    assert result.ok and result.warnings == []
+    record = result.record
+    assert record is not None and record.student_id == "ST1" and record.school_id is None
+    assert record.check_in.accuracy_m == 12.0 and record.iep_goals == ["能指认三种颜色"]
+    assert record.travel is not None and record.travel.origin is None
+
+
+def test_empty_required_fields_are_named_in_chinese() -> None:
+    form = VisitForm.new(VisitKind.HOME_TEACHING, "ST1")
+    result = check(form, now=NOW, subject=HOME)
+    assert result.record is None
+    assert result.errors == {
+        "started_at": t("mobile.form.not_checked_in"),
+        "ended_at": t("mobile.form.not_checked_out"),
+        "content": "请填写教学内容",
+    }
+    itinerant = VisitForm.new(VisitKind.ITINERANT, "SC1")
+    itinerant.started_at = itinerant.ended_at = NOW.isoformat()
+    errors = check(itinerant, now=NOW, subject=school("SC1")).errors
+    assert errors == {"purposes": "请填写指导事项", "findings": "请填写发现的问题"}
+
+
+def test_visit_ending_before_it_starts_is_an_error_on_the_end_time() -> None:
+    form = filled_home_form()
+    form.started_at, form.ended_at = form.ended_at, form.started_at
+    result = check(form, now=NOW, subject=HOME)
+    assert result.errors == {"ended_at": t("field.ended_before_started")}
+
+
+def test_too_long_text_is_reported_on_its_field() -> None:
+    form = filled_home_form()
+    form.content = "长" * 5001
+    assert check(form, now=NOW, subject=HOME).errors == {"content": "字段 教学内容 过长"}
+
+
+def test_child_not_on_the_phone_and_photos_without_consent_are_refused() -> None:
+    form = filled_home_form()
+    assert check(form, now=NOW, subject=None).errors["subject"] == t("mobile.form.unknown_subject")
+    no_consent = student("ST2", photo_consent=False)
+    form.subject_id = "ST2"
+    assert check(form, now=NOW, subject=no_consent).errors == {"photos": t("photo_consent_missing")}
+    assert not photos_allowed(VisitKind.HOME_TEACHING, no_consent)
+    assert photos_allowed(VisitKind.ITINERANT, None)
+
+
+def test_gps_denied_is_allowed_and_warned() -> None:
+    form = filled_home_form()
+    form.start(NOW - timedelta(minutes=70), LocationResult(LocationStatus.DENIED))
+    result = check(form, now=NOW, subject=HOME)
+    assert result.ok and result.record.check_in is None
+    assert result.warnings == ["签到时未授权定位，记录会被标记为“签到无定位”"]
+
+
+def test_five_kilometre_accuracy_is_allowed_and_warned() -> None:
+    result = check(filled_home_form(accuracy=5000), now=NOW, subject=HOME)
+    assert result.ok
+    assert result.warnings == [t("mobile.warn.low_accuracy", accuracy=5000, limit=100)]
+
+
+def test_short_session_is_warned_that_it_does_not_count() -> None:
+    result = check(filled_home_form(minutes=40), now=NOW, subject=HOME)
+    assert result.ok
+    assert result.warnings == [t("mobile.warn.short_session", minutes=40, minimum=60)]
+    strict = PolicyParams(service_min_minutes=30)
+    assert check(filled_home_form(minutes=40), now=NOW, subject=HOME, policy=strict).warnings == []
+
+
+def test_phone_clock_a_year_off_is_allowed_and_warned() -> None:
+    form = filled_home_form()
+    year = 365 * 24 * 3600
+    result = check(form, now=NOW, subject=HOME, clock_skew_s=-year)
+    assert result.ok
+    assert result.warnings == [t("mobile.warn.clock", minutes=year // 60)]
+    # A visit typed in long after the fact, or in the future, is warned too.
+    assert "天以前" in check(form, now=NOW + timedelta(days=200), subject=HOME).warnings[0]
+    assert check(form, now=NOW - timedelta(days=1), subject=HOME).warnings == [
+        t("mobile.warn.future")
+    ]
+
+
+def test_itinerant_form_with_recommendations_and_due_dates() -> None:
+    form = VisitForm.new(VisitKind.ITINERANT, "SC1")
+    form.start(NOW - timedelta(minutes=90), LocationResult(LocationStatus.UNAVAILABLE))
+    form.finish(NOW, LocationResult(LocationStatus.UNAVAILABLE))
+    form.purposes = ["classroom_observation", "iep_review"]
+    form.students_seen = ["ST3"]
+    form.findings = "参与度较好"
+    form.recommendations = [{"text": "增加视觉提示", "due_date": "2025-12-01"}]
+    result = check(form, now=NOW, subject=school("SC1"))
+    assert result.ok and result.record.school_id == "SC1"
+    assert result.record.recommendations[0].due_date.isoformat() == "2025-12-01"
+    assert result.record.content == ""  # home-teaching fields stay empty
+    form.recommendations = [{"text": "增加视觉提示", "due_date": "2025-11-01"}]
+    assert check(form, now=NOW, subject=school("SC1")).errors == {
+        "recommendations": t("mobile.form.due_before_visit", n=1)
+    }
+    form.recommendations = [{"text": " ", "due_date": None}]
+    assert "recommendations" in check(form, now=NOW, subject=school("SC1")).errors
+    form.purposes = ["sightseeing"]
+    form.recommendations = []
+    assert set(check(form, now=NOW, subject=school("SC1")).errors) == {"purposes"}
+
+
+def test_form_round_trips_through_a_draft_and_a_saved_record() -> None:
+    form = filled_home_form()
+    again = VisitForm.from_dict({**form.to_dict(), "field_from_a_newer_app": 1})
+    assert again == form
+    record = home_record()
+    visit = LocalVisit(
+        id=str(record.id),
+        kind=VisitKind.HOME_TEACHING,
+        subject_id="ST1",
+        state=VisitState.SYNCED,
+        deleted=False,
+        started_at=record.started_at,
+        month=202511,
+        record=record.model_dump(mode="json"),
+        draft=None,
+        server_version=1,
+    )
+    edited = VisitForm.from_visit(visit)
+    assert edited.id == str(record.id) and edited.content == record.content
+    rebuilt = check(edited, now=record.ended_at, subject=HOME)
+    assert isinstance(rebuilt, FormCheck) and rebuilt.record == record
