@@ -67,6 +67,11 @@ class School(SQLModel, table=True):
 
 
 class Student(SQLModel, table=True):
+    __table_args__ = (
+        # Covering indexes for the compliance report's roster counts (migration 0002).
+        sa.Index("ix_student_cap", "active", "stage", "district_code", "placement", "certified"),
+        sa.Index("ix_student_placement", "active", "placement", "school_id", "district_code", "id"),
+    )
     id: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=64)
     district_code: str = Field(foreign_key="district.code", index=True, max_length=6)
@@ -146,6 +151,23 @@ class Visit(SQLModel, table=True):
         sa.Index("ix_visit_school_term", "school_id", "started_at", "counted"),
         sa.Index("ix_visit_student_month", "student_id", "local_month", "duration_s", "counted"),
         sa.Index("ix_visit_teacher_time", "teacher", "started_at"),
+        # The report's GROUP BYs (server/services/compliance.py, migration 0002): WHERE terms,
+        # then grouping keys in order, then the summed columns, so they never read the table.
+        sa.Index(
+            "ix_visit_term_sums",
+            "counted",
+            "kind",
+            "district_code",
+            "local_month",
+            "student_id",
+            "school_id",
+            "teacher",
+            "flagged",
+            "duration_s",
+            "subsidy_fen",
+            "review_status",
+            "started_at",
+        ),
     )
     id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(max_length=16)
