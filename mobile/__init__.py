@@ -1,6 +1,9 @@
-"""The field app (Flet). A placeholder until the field-app issue lands."""
+"""The field app (Flet): ``mobile.core`` holds everything but the screens, ``mobile.ui`` the
+screens and device adapters, ``mobile.app`` the entry points."""
 
 
 def run(*, server: str, port: int) -> int:
-    print("手机端尚未实现（见下一个议题）。", f"server={server} port={port}")
-    return 1
+    """``songjiao app``: the app as a web app on 127.0.0.1 with no CDN."""
+    from mobile.app import serve
+
+    return serve(server=server, port=port)

@@ -12,7 +12,6 @@ store ``needs_sign_in`` and stops; signing in again resumes where it was.
 """
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -374,6 +373,11 @@ class SyncScheduler:
         if self._sleep is not None:
             await self._sleep(delay)
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        # asyncio.wait, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the wake-up completes (trigger() then cancel()), and the loop ran on.
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=delay)
+        finally:
+            waiter.cancel()
         self._wake.clear()

@@ -1,0 +1,80 @@
+"""How the screens write money, distance and time (China time, whatever the phone's zone).
+
+The bundled font is a GB2312 subset: every character used here is in it (a test checks the
+message catalogue), which is why money is written "12.30 元" rather than with a yen sign.
+"""
+
+from datetime import date, datetime
+
+from shared.terms import SHANGHAI
+
+INPUT_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def money(fen: int | None) -> str:
+    fen = fen or 0
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d} 元"
+
+
+def km(metres: int | None) -> str:
+    return f"{(metres or 0) / 1000:.1f}"
+
+
+def local(moment: datetime | str | None) -> datetime | None:
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return None
+    return moment.astimezone(SHANGHAI)
+
+
+def clock_time(moment: datetime | str | None) -> str:
+    """10:05"""
+    value = local(moment)
+    return value.strftime("%H:%M") if value else ""
+
+
+def day_time(moment: datetime | str | None) -> str:
+    """11月12日 10:05"""
+    value = local(moment)
+    return f"{value.month}月{value.day}日 {value:%H:%M}" if value else ""
+
+
+def day(value: date) -> str:
+    """11月12日"""
+    return f"{value.month}月{value.day}日"
+
+
+def input_text(moment: datetime | str | None) -> str:
+    """The text of an editable time field: 2025-11-12 10:05."""
+    value = local(moment)
+    return value.strftime(INPUT_FORMAT) if value else ""
+
+
+def parse_input(text: str) -> datetime | None:
+    """The time a teacher typed (China time), or None when it is not one."""
+    text = text.strip().replace("/", "-").replace("：", ":")
+    for fmt in (INPUT_FORMAT, "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=SHANGHAI)
+        except ValueError:
+            continue
+    return None
+
+
+def parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        return None
+
+
+def minutes_between(start: str | None, end: str | None) -> int | None:
+    a, b = local(start), local(end)
+    if a is None or b is None:
+        return None
+    return int((b - a).total_seconds() // 60)

@@ -1,0 +1,154 @@
+"""Shared look: the bundled CJK font, large touch targets, and small builders.
+
+Every interactive control gets an accessible name (its text, a tooltip or a field label):
+screen readers and the browser tests find controls by it.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import flet as ft
+
+FONT_FAMILY = "NotoSansSC"
+FONT_ASSET = "fonts/NotoSansSC-Subset.otf"  # GB2312 subset of Noto Sans CJK SC (OFL)
+TOUCH = 52  # button height, px: comfortably above the 48 px minimum target
+TEXT = 17
+TITLE = 20
+
+OK = ft.Colors.GREEN_800
+WARN = ft.Colors.ORANGE_900
+ERROR = ft.Colors.RED_800
+MUTED = ft.Colors.BLUE_GREY_700
+
+Handler = Callable[..., Any] | None
+
+
+def apply_theme(page: ft.Page) -> None:
+    page.title = "送教通"
+    page.fonts = {FONT_FAMILY: FONT_ASSET}
+    page.theme_mode = ft.ThemeMode.LIGHT
+    page.theme = ft.Theme(
+        font_family=FONT_FAMILY,
+        color_scheme_seed=ft.Colors.TEAL,
+        visual_density=ft.VisualDensity.COMFORTABLE,
+    )
+
+
+def text(value: str, *, size: int = TEXT, color: Any = None, weight: Any = None) -> ft.Text:
+    return ft.Text(value, size=size, color=color, weight=weight, selectable=False)
+
+
+def heading(value: str) -> ft.Text:
+    return ft.Text(value, size=TITLE - 1, weight=ft.FontWeight.BOLD)
+
+
+def note(value: str, color: Any = MUTED, *, visible: bool = True) -> ft.Text:
+    return ft.Text(value, size=TEXT - 2, color=color, visible=visible)
+
+
+def button(
+    label: str,
+    on_click: Handler,
+    *,
+    icon: Any = None,
+    filled: bool = True,
+    tooltip: str | None = None,
+    disabled: bool = False,
+    expand: bool = False,
+    url: str | None = None,
+    color: Any = None,
+    ident: str | None = None,
+) -> ft.Control:
+    """A large button; its accessible name is ``tooltip`` or its label. ``color`` tints the
+    label (a tinted background would make Flet resend the button's style on every update)."""
+    kind = ft.FilledButton if filled and not color else ft.OutlinedButton
+    control = kind(
+        content=ft.Text(label, size=TEXT, color=color),
+        icon=icon,
+        on_click=on_click,
+        tooltip=tooltip,
+        disabled=disabled,
+        height=TOUCH,
+        expand=True if expand else None,  # False would still reach the client as a flex
+        url=url,
+    )
+    if ident is None:
+        return control
+    # A stable selector for the browser tests: [flt-semantics-identifier="..."].
+    return ft.Semantics(content=control, identifier=ident, expand=True if expand else None)
+
+
+def text_button(label: str, on_click: Handler, *, tooltip: str | None = None) -> ft.Control:
+    return ft.TextButton(
+        content=ft.Text(label, size=TEXT), on_click=on_click, tooltip=tooltip, height=TOUCH
+    )
+
+
+def icon_button(icon: Any, tooltip: str, on_click: Handler, **kw: Any) -> ft.IconButton:
+    return ft.IconButton(icon=icon, tooltip=tooltip, on_click=on_click, icon_size=28, **kw)
+
+
+def field(
+    label: str,
+    value: str,
+    on_change: Handler,
+    *,
+    multiline: bool = False,
+    hint: str | None = None,
+    password: bool = False,
+    error: str | None = None,
+    keyboard: Any = None,
+) -> ft.TextField:
+    return ft.TextField(
+        label=label,
+        value=value,
+        on_change=on_change,
+        multiline=multiline,
+        min_lines=2 if multiline else None,
+        max_lines=6 if multiline else None,
+        hint_text=hint,
+        password=password,
+        can_reveal_password=password,
+        error=error,
+        text_size=TEXT,
+        keyboard_type=keyboard,
+    )
+
+
+def chip(label: str, selected: bool, on_select: Handler, *, disabled: bool = False) -> ft.Chip:
+    return ft.Chip(
+        label=ft.Text(label, size=TEXT - 1),
+        selected=selected,
+        on_select=on_select,
+        disabled=disabled,
+        tooltip=label,
+    )
+
+
+def card(*controls: ft.Control, on_click: Handler = None, tooltip: str | None = None) -> ft.Card:
+    return ft.Card(
+        content=ft.Container(
+            content=ft.Column(list(controls), spacing=6),
+            padding=14,
+            on_click=on_click,
+            tooltip=tooltip,
+        ),
+    )
+
+
+def banner(value: str, color: Any, *controls: ft.Control) -> ft.Container:
+    return ft.Container(
+        content=ft.Column([ft.Text(value, size=TEXT - 1, color=color), *controls], spacing=6),
+        padding=10,
+        border=ft.Border.all(1, color),
+        border_radius=8,
+    )
+
+
+def snack(message: str, *, error: bool = False) -> ft.SnackBar:
+    return ft.SnackBar(
+        content=ft.Text(message, size=TEXT - 1, color=ft.Colors.WHITE),
+        bgcolor=ERROR if error else None,
+        duration=ft.Duration(seconds=6 if error else 4),
+        show_close_icon=True,
+    )
