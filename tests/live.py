@@ -17,6 +17,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ENV = "SONGJIAO_TEST_POSTGRES_URL"
 
 
+def stop_process(process: subprocess.Popen | None) -> None:
+    """Terminate a process this test run started, killing it after 10 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,13 +119,7 @@ class LiveServer:
         raise RuntimeError("server did not answer within 60 s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
 

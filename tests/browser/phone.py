@@ -10,6 +10,8 @@ from typing import Any
 
 import requests
 
+from tests.live import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_MS = 20_000
 
@@ -69,13 +71,7 @@ class AppProcess:
         self.process = None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
 
