@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from shared.domain import EvidenceFlag, VisitKind
 from shared.policy import PolicyParams
 from shared.terms import local_date
-from shared.travel import LatLon, distance_m
+from shared.travel import LatLon, within_m
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def visit_flags(
         lat, lon, accuracy = visit.check_in
         if accuracy > policy.max_accuracy_m:
             flags.add(EvidenceFlag.LOW_ACCURACY)
-        if registered_place and distance_m((lat, lon), registered_place) > policy.geofence_m:
+        if registered_place and not within_m((lat, lon), registered_place, policy.geofence_m):
             flags.add(EvidenceFlag.OUTSIDE_GEOFENCE)
     minimum = (
         policy.service_min_minutes

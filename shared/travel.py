@@ -1,5 +1,6 @@
 """Trip distance and travel subsidy (交通费补助). Money is integer fen; distance integer metres."""
 
+import math
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -9,10 +10,37 @@ from shared.policy import PolicyParams, SubsidyMode
 
 LatLon = tuple[float, float]
 
+# One measurer for the process: geopy builds its geodesic solver on first use and keeps it,
+# where ``geodesic(a, b)`` would build a new one (two thirds of the cost) for every distance.
+_WGS84 = geodesic()
+# A sphere of the mean Earth radius is within 0.6 % of the WGS-84 geodesic at any distance, so
+# a haversine distance outside this band decides a radius test without the exact solver.
+_EARTH_RADIUS_M = 6_371_008.8
+_SPHERE_ERROR = 0.01
+
 
 def distance_m(a: LatLon, b: LatLon) -> int:
     """Geodesic (WGS-84) distance in whole metres."""
-    return int(round(geodesic(a, b).meters))
+    return int(round(_WGS84.measure(a, b) * 1000))
+
+
+def within_m(a: LatLon, b: LatLon, radius_m: float) -> bool:
+    """``distance_m(a, b) <= radius_m``, deciding clear cases with a cheap spherical bound.
+
+    The geofence test runs for every pushed visit; most check-ins are far inside the fence (or
+    far outside it), and only those near its edge need the exact geodesic.
+    """
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    sphere_m = 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    if sphere_m < radius_m * (1 - _SPHERE_ERROR) - 1:
+        return True
+    if sphere_m > radius_m * (1 + _SPHERE_ERROR) + 1:
+        return False
+    return distance_m(a, b) <= radius_m
 
 
 def round_trip_m(origin: LatLon | None, destination: LatLon | None) -> int:

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
-from server.db import lock_changes, next_seq
+from server.db import bulk_insert, lock_changes, next_seq
 from server.models import Photo, School, Student, SyncOp, Visit, VisitPhoto
 from server.scope import Scope
 from server.services.policies import load_versions
@@ -472,16 +471,14 @@ class _Batch:
                 visit.seq = first + offset
         s = self.session
         s.flush()  # stored visits first: same order of writes as one unit of work
-        # Core INSERTs through the tables: the column types still convert times and JSON.
-        if self.new_visits:
-            rows = [
-                {c: getattr(v, c) for c in _NEW_VISIT_COLUMNS} for v in self.new_visits.values()
-            ]
-            s.execute(sa.insert(_TABLES["visit"]), rows)
+        # Bulk INSERTs through the tables: the column types still convert times and JSON.
+        bulk_insert(
+            s,
+            _TABLES["visit"],
+            [{c: getattr(v, c) for c in _NEW_VISIT_COLUMNS} for v in self.new_visits.values()],
+        )
         links = [
             {"visit_id": vid, "sha256": sha} for vid, shas in self.new_links.items() for sha in shas
         ]
-        if links:
-            s.execute(sa.insert(_TABLES["visit_photo"]), links)
-        if sync_ops:
-            s.execute(sa.insert(_TABLES["sync_op"]), sync_ops)
+        bulk_insert(s, _TABLES["visit_photo"], links)
+        bulk_insert(s, _TABLES["sync_op"], sync_ops)

@@ -2,11 +2,12 @@
 
 from decimal import Decimal
 
+from geopy.distance import geodesic
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.policy import PolicyParams, SubsidyMode
-from shared.travel import distance_m, round_trip_m, visit_subsidy_fen
+from shared.travel import distance_m, round_trip_m, visit_subsidy_fen, within_m
 
 lat = st.floats(-89.9, 89.9)
 lon = st.floats(-179.9, 179.9)
@@ -50,3 +51,22 @@ def test_shared_trip_paid_once_in_total(amount: int, party: list[str]) -> None:
 @given(a=st.tuples(lat, lon), b=st.tuples(lat, lon))
 def test_distance_symmetric_and_non_negative(a, b) -> None:
     assert distance_m(a, b) == distance_m(b, a) >= 0
+
+
+@given(
+    a=st.tuples(lat, lon),
+    bearing=st.floats(0, 360),
+    share=st.floats(0.97, 1.03),
+    radius=st.sampled_from([50, 100, 500, 1000, 2000]),
+)
+def test_within_agrees_with_the_exact_distance_at_the_edge(a, bearing, share, radius) -> None:
+    # Points placed by geopy at a geodesic distance close to the radius: the spherical bound
+    # cannot decide these, so this checks the band around the edge is wide enough.
+    destination = geodesic(meters=radius * share).destination(a, bearing)
+    b = (destination.latitude, destination.longitude)
+    assert within_m(a, b, radius) == (distance_m(a, b) <= radius)
+
+
+@given(a=st.tuples(lat, lon), b=st.tuples(lat, lon), radius=st.floats(0, 2e7))
+def test_within_agrees_with_the_exact_distance_anywhere(a, b, radius) -> None:
+    assert within_m(a, b, radius) == (distance_m(a, b) <= radius)
