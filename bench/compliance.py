@@ -32,7 +32,7 @@ from server.services import compliance
 from shared.domain import Role
 from shared.terms import SHANGHAI
 
-BUILD_VERSION = "2"  # bump when the generator below changes
+BUILD_VERSION = "3"  # bump when the generator below changes
 DISTRICTS = 90
 SCHOOLS = 3_000
 STUDENTS = 60_000
@@ -218,6 +218,8 @@ def build(path: Path) -> Truth:
         flags = ["no_photo"] if rng.random() < 0.25 else []
         if rng.random() < 0.05:
             flags.append("outside_geofence")
+        if minutes < (60 if kind == "home_teaching" else 30):  # the default policy's minimums
+            flags.append("short_duration")
         vid = f"{rng.getrandbits(128):032x}"
         vid = f"{vid[:8]}-{vid[8:12]}-4{vid[13:16]}-8{vid[17:20]}-{vid[20:]}"
         rows.append(

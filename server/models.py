@@ -151,23 +151,6 @@ class Visit(SQLModel, table=True):
         sa.Index("ix_visit_school_term", "school_id", "started_at", "counted"),
         sa.Index("ix_visit_student_month", "student_id", "local_month", "duration_s", "counted"),
         sa.Index("ix_visit_teacher_time", "teacher", "started_at"),
-        # The report's GROUP BYs (server/services/compliance.py, migration 0002): WHERE terms,
-        # then grouping keys in order, then the summed columns, so they never read the table.
-        sa.Index(
-            "ix_visit_term_sums",
-            "counted",
-            "kind",
-            "district_code",
-            "local_month",
-            "student_id",
-            "school_id",
-            "teacher",
-            "flagged",
-            "duration_s",
-            "subsidy_fen",
-            "review_status",
-            "started_at",
-        ),
     )
     id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(max_length=16)
@@ -194,6 +177,29 @@ class Visit(SQLModel, table=True):
     version: int = 1
     received_at: datetime = _dt(now=True)
     seq: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+
+
+class VisitTally(SQLModel, table=True):
+    """Counted visits summed per kind, month, district, subject and teacher: what the
+    compliance report reads instead of the visits themselves.
+
+    Kept by database triggers on ``visit`` (migration 0003), so every writer (push, review,
+    demo data, a bulk load) keeps it right in the same transaction. ``subject_id`` is the
+    student for home teaching and the school for an itinerant visit. A row whose visits were
+    all deleted or rejected stays, with zeros.
+    """
+
+    __tablename__ = "visit_tally"
+    kind: str = Field(primary_key=True, max_length=16)
+    local_month: int = Field(primary_key=True)  # YYYYMM in Asia/Shanghai
+    district_code: str = Field(primary_key=True, max_length=6)
+    subject_id: str = Field(primary_key=True, max_length=64)
+    teacher: str = Field(primary_key=True, max_length=64)
+    visits: int = 0
+    flagged: int = 0
+    short: int = 0  # flagged short_duration: shorter than the minimum in force on its day
+    fen: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
+    approved_fen: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
 
 
 class VisitPhoto(SQLModel, table=True):

@@ -1,27 +1,31 @@
 """The district compliance report: SQL counts, decided by shared.compliance.
 
-The visits of a term are read in one pass: a GROUP BY per visit kind over the covering index
-``ix_visit_term_sums`` (its leading columns are the WHERE terms, the next ones the grouping keys
-in order, so SQLite streams the groups from the index without touching the table or sorting).
-Everything the report needs from visits is summed from those groups in Python. The roster
-counts read the covering indexes ``ix_student_cap`` and ``ix_student_placement``.
+The visits of a term are read from ``visit_tally`` (counted visits summed per kind, month,
+district, subject and teacher, kept by triggers: migration 0003), never visit by visit, except
+for a month the term only partly covers. Everything the report needs from visits is summed
+from those rows in Python. The roster counts read the covering indexes ``ix_student_cap`` and
+``ix_student_placement``.
+
+A home-teaching session counts toward the service standard unless it is flagged short:
+shorter than the minimum of the policy in force on its day, the judgement a coordinator sees
+on the visit itself.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from server.errors import ApiError
-from server.models import Assignment, District, School, Student, Visit
+from server.models import Assignment, District, School, Student, Visit, VisitTally
 from server.scope import Scope
 from server.services.policies import load_versions
 from server.settings import get_settings
 from shared import compliance as rules
-from shared.domain import Placement, ReviewStatus, Role, Stage, VisitKind
+from shared.domain import EvidenceFlag, Placement, ReviewStatus, Role, Stage, VisitKind
 from shared.policy import PolicyParams, policy_in_force
 from shared.terms import SHANGHAI, Term, TermError, parse_term
 
@@ -171,106 +175,130 @@ class _VisitSums:
 _ALL_MONTHS = ("", 0)
 
 
-def _whole_months(term: Term) -> bool:
-    return term.start.day == 1 and (term.end + timedelta(days=1)).day == 1
-
-
 def _visit_sums(
     session: Session, codes: list[str], term: Term, policy: dict[str, PolicyParams]
 ) -> _VisitSums:
-    """Two GROUP BYs (home teaching, itinerant) per kind of district policy, usually one.
+    """The term's counted visits, summed per district, child, school and teacher-month.
 
-    Each groups by a prefix of ix_visit_term_sums after its equality terms, which is what lets
-    the database stream groups from the index. Grouping by teacher costs time, so it is only
-    done for districts whose policy caps the monthly subsidy per teacher.
+    Months wholly inside the term come from ``visit_tally``; a month the term only partly
+    covers (a city calendar starting on 8 September) is summed from the visits themselves
+    between the term's exact bounds. The database adds the rows up for each use; Python only
+    files the results.
     """
-    months = term.months()
-    # local_month is started_at's month in Asia/Shanghai, so for a term of whole months this
-    # range is the term exactly; otherwise the exact bounds are added (started_at is in the
-    # index too, so the query still never reads the table).
-    in_term = [
-        col(Visit.counted) == sa.true(),  # "=", not "IS": PostgreSQL seeks indexes on "="
-        col(Visit.local_month).between(months[0], months[-1]),
-    ]
-    if not _whole_months(term):
-        lo, hi = term.utc_bounds()
-        in_term += [col(Visit.started_at) >= lo, col(Visit.started_at) < hi]
-    groups: dict[tuple[int, bool], list[str]] = defaultdict(list)
-    for code in codes:
-        p = policy[code]
-        groups[(p.service_min_minutes, p.monthly_cap_fen is not None)].append(code)
+    lo, hi = term.utc_bounds()
+    whole, partial = [], []
+    for month in term.months():
+        first = date(month // 100, month % 100, 1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        (whole if term.start <= first and last <= term.end else partial).append(month)
+    parts = [_tally_rows(codes, whole)] if whole else []
+    if partial:
+        parts.append(_partial_month_rows(codes, partial, lo, hi))
+    if not parts:
+        return _VisitSums()
+    rows = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery()
+    run = session.connection().execute
+    home = rows.c.kind == VisitKind.HOME_TEACHING
 
     sums = _VisitSums()
-    # district -> [visits, flagged, fen, approved fen]
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    school_visits: dict[str, int] = defaultdict(int)
-    sessions: dict[tuple[str, int], int] = defaultdict(int)
-    for (minutes, capped), group in groups.items():
-        where = [*in_term, col(Visit.district_code).in_(group)]
-        for kind in (VisitKind.HOME_TEACHING, VisitKind.ITINERANT):
-            home = kind == VisitKind.HOME_TEACHING
-            rows = _sums(session, kind, where, minutes if home else None, capped)
-            for code, month, student_id, school_id, teacher, n, flagged, short, fen, ok in rows:
-                total = totals[code]
-                total[0] += n
-                total[1] += flagged
-                total[2] += fen
-                total[3] += ok
-                if home:
-                    sessions[(student_id, month)] += n - short
-                else:
-                    school_visits[school_id] += n
-                if capped:
-                    key = (teacher, month)
-                    claimed, approved = sums.claimed[code], sums.approved[code]
-                    claimed[key] = claimed.get(key, 0) + fen
-                    approved[key] = approved.get(key, 0) + ok
-        for code in group:
-            if not capped and code in totals:
-                sums.claimed[code] = {_ALL_MONTHS: totals[code][2]}
-                sums.approved[code] = {_ALL_MONTHS: totals[code][3]}
-    sums.totals = {code: (t[0], t[1]) for code, t in totals.items()}
-    sums.school_visits, sums.sessions = dict(school_visits), dict(sessions)
+    per_district = run(
+        sa.select(
+            rows.c.district_code,
+            func.sum(rows.c.visits),
+            func.sum(rows.c.flagged),
+            func.sum(rows.c.fen),
+            func.sum(rows.c.approved_fen),
+        ).group_by(rows.c.district_code)
+    )
+    for code, n, flagged, fen, ok in per_district:
+        sums.totals[code] = (int(n), int(flagged))
+        if policy[code].monthly_cap_fen is None:  # only the total matters
+            sums.claimed[code] = {_ALL_MONTHS: int(fen)}
+            sums.approved[code] = {_ALL_MONTHS: int(ok)}
+    # (month, district, subject): the tally's key order, so the groups stream without a sort.
+    sessions = run(
+        sa.select(rows.c.subject_id, rows.c.local_month, func.sum(rows.c.visits - rows.c.short))
+        .where(home)
+        .group_by(rows.c.local_month, rows.c.district_code, rows.c.subject_id)
+    )
+    sums.sessions = {(subject, month): int(n) for subject, month, n in sessions}
+    school_visits = run(
+        sa.select(rows.c.subject_id, func.sum(rows.c.visits))
+        .where(rows.c.kind == VisitKind.ITINERANT)
+        .group_by(rows.c.subject_id)
+    )
+    sums.school_visits = {school: int(n) for school, n in school_visits}
+    capped = [code for code in codes if policy[code].monthly_cap_fen is not None]
+    if capped:
+        by_teacher_month = run(
+            sa.select(
+                rows.c.district_code,
+                rows.c.teacher,
+                rows.c.local_month,
+                func.sum(rows.c.fen),
+                func.sum(rows.c.approved_fen),
+            )
+            .where(rows.c.district_code.in_(capped))
+            .group_by(rows.c.district_code, rows.c.teacher, rows.c.local_month)
+        )
+        for code, teacher, month, fen, ok in by_teacher_month:
+            sums.claimed[code][(teacher, month)] = int(fen)
+            sums.approved[code][(teacher, month)] = int(ok)
     return sums
 
 
-def _sums(
-    session: Session, kind: VisitKind, where: list[Any], minutes: int | None, capped: bool
-) -> list[Any]:
-    """Rows of (district, month, student, school, teacher, visits, flagged, sessions shorter
-    than ``minutes`` (home teaching), fen, approved fen), one per group.
+_ROW_NAMES = ("kind", "district_code", "local_month", "subject_id", "teacher")
+_SUM_NAMES = ("visits", "flagged", "short", "fen", "approved_fen")
 
-    The keys follow the index: home-teaching rows have no school_id and itinerant ones no
-    student_id, so grouping by the NULL one costs little and keeps the prefix unbroken. A key
-    not grouped by is selected as NULL, so that every row has the same shape.
-    """
-    keys: list[Any] = [Visit.district_code, Visit.local_month, Visit.student_id]
-    if capped or kind == VisitKind.ITINERANT:
-        keys.append(Visit.school_id)
-    if capped:
-        keys.append(Visit.teacher)
-    shown = keys + [sa.null()] * (5 - len(keys))
-    stmt = (
-        sa.select(
-            *shown,
-            func.count(),
-            # FILTER rather than sum(CASE ...): a row the filter refuses skips the aggregate
-            # step, so each counts the rarer case (short sessions, not long ones).
-            func.count().filter(col(Visit.flagged) == sa.true()),
-            func.count().filter(col(Visit.duration_s) < minutes * 60) if minutes else sa.literal(0),
-            func.coalesce(func.sum(Visit.subsidy_fen), 0),
-            func.coalesce(
-                func.sum(Visit.subsidy_fen).filter(
-                    col(Visit.review_status) == ReviewStatus.APPROVED
-                ),
-                0,
-            ),
+
+def _tally_rows(codes: list[str], months: list[int]) -> sa.Select:
+    """The tally rows of ``months`` in ``codes``."""
+    t = VisitTally
+    return sa.select(*(getattr(t, name) for name in _ROW_NAMES + _SUM_NAMES)).where(
+        col(t.kind).in_([VisitKind.HOME_TEACHING, VisitKind.ITINERANT]),  # seek the key
+        col(t.local_month).between(months[0], months[-1]),
+        col(t.district_code).in_(codes),
+        col(t.visits) > 0,
+    )
+
+
+def _partial_month_rows(
+    codes: list[str], months: list[int], lo: datetime, hi: datetime
+) -> sa.Select:
+    """What ``_tally_rows`` gives, summed from the visits of ``months`` between ``lo`` and
+    ``hi``."""
+    v = Visit
+    keys = [
+        v.kind,
+        v.district_code,
+        v.local_month,
+        func.coalesce(v.student_id, v.school_id, ""),
+        v.teacher,
+    ]
+    short = sa.cast(v.flags, sa.Text).like(f'%"{EvidenceFlag.SHORT_DURATION}"%')
+    sums = [
+        func.count(),
+        func.count().filter(col(v.flagged) == sa.true()),
+        func.count().filter(short),
+        func.coalesce(func.sum(v.subsidy_fen), 0),
+        func.coalesce(
+            func.sum(v.subsidy_fen).filter(col(v.review_status) == ReviewStatus.APPROVED), 0
+        ),
+    ]
+    labelled = [
+        expr.label(name) for expr, name in zip(keys + sums, _ROW_NAMES + _SUM_NAMES, strict=True)
+    ]
+    return (
+        sa.select(*labelled)
+        .where(
+            col(v.counted) == sa.true(),
+            col(v.district_code).in_(codes),
+            col(v.local_month).in_(months),
+            col(v.started_at) >= lo,
+            col(v.started_at) < hi,
         )
-        .where(col(Visit.kind) == kind, *where)
         .group_by(*keys)
     )
-    # Core rather than ORM execution, all rows at once: tens of thousands of small rows.
-    return list(session.connection().execute(stmt).all())
 
 
 def _instructors(
