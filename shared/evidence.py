@@ -24,6 +24,10 @@ class VisitFacts:
     photo_count: int
 
 
+# Flags that compare a visit with other visits; the rest judge the visit alone by its policy.
+PAIR_FLAGS = frozenset({EvidenceFlag.OVERLAPPING, EvidenceFlag.SAME_DAY_DUPLICATE})
+
+
 def visit_flags(
     visit: VisitFacts,
     neighbours: Iterable[VisitFacts],
@@ -36,6 +40,14 @@ def visit_flags(
     The pairwise flags are symmetric, so recomputing both sides of a pair gives the same set
     whichever visit arrived first.
     """
+    flags = own_flags(visit, registered_place, policy, received_at)
+    return sorted(flags | pair_flags(visit, neighbours))
+
+
+def own_flags(
+    visit: VisitFacts, registered_place: LatLon | None, policy: PolicyParams, received_at: datetime
+) -> set[str]:
+    """The flags ``visit`` earns alone under ``policy``: none of ``PAIR_FLAGS``."""
     flags: set[str] = set()
     if visit.check_in is None:
         flags.add(EvidenceFlag.NO_GPS)
@@ -58,6 +70,12 @@ def visit_flags(
         flags.add(EvidenceFlag.FUTURE_TIME)
     if visit.started_at < received_at - timedelta(days=policy.max_age_days):
         flags.add(EvidenceFlag.STALE_TIME)
+    return flags
+
+
+def pair_flags(visit: VisitFacts, neighbours: Iterable[VisitFacts]) -> set[str]:
+    """The ``PAIR_FLAGS`` of ``visit`` among ``neighbours``; no policy decides these."""
+    flags: set[str] = set()
     for other in neighbours:
         if other.id == visit.id:
             continue
@@ -69,7 +87,7 @@ def visit_flags(
             and local_date(other.started_at) == local_date(visit.started_at)
         ):
             flags.add(EvidenceFlag.SAME_DAY_DUPLICATE)
-    return sorted(flags)
+    return flags
 
 
 def _overlap(a: VisitFacts, b: VisitFacts) -> bool:

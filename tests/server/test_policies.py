@@ -1,7 +1,10 @@
 """Policy per district with an effective date, set by the city, applied on receipt."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
+from server.models import VisitTally
 from tests.conftest import World
 from tests.factories import Factory, home_visit, upsert
 
@@ -40,3 +43,52 @@ def test_only_admin_sets_policy_and_bad_params_are_422(world: World, factory: Fa
     # The city-wide version applies to every district (so other tests' too): keep the defaults.
     default = admin.put("/policies/default/2020-01-01", json={})
     assert default.status_code == 200 and default.json()["district_code"] is None
+
+
+def test_a_later_policy_judges_stored_visits_again(world: World, factory: Factory) -> None:
+    """Saved after the visits arrived, a district's 45-minute minimum takes the short flag off
+    a 50-minute session from its effective day on; phones pull the change, the report counts
+    the session, the pairwise flags stay and the subsidy already claimed does not move."""
+    start = datetime(2025, 10, 9, 1, tzinfo=UTC)
+    first = home_visit(world.student, start=start, minutes=50)
+    overlapping = home_visit(world.student, start=start + timedelta(minutes=20), minutes=50)
+    earlier = home_visit(world.student, start=datetime(2025, 9, 2, 1, tzinfo=UTC), minutes=50)
+    results = world.t.push(upsert(first), upsert(overlapping), upsert(earlier))
+    assert all(r["status"] == "applied" for r in results), results
+    cursor = world.t.get("/sync/pull").json()["cursor"]
+    before = _visits(world, None)
+    assert {"short_duration", "overlapping"} <= set(before[first["id"]]["flags"])
+
+    admin = factory.login(factory.user("admin", None))
+    response = admin.put(
+        f"/policies/{world.district}/2025-10-01",
+        json={"service_min_minutes": 45, "service_sessions_per_month": 1},
+    )
+    assert response.status_code == 200, response.text
+
+    moved = _visits(world, cursor)  # only what changed since the cursor
+    assert set(moved) == {first["id"], overlapping["id"]}  # September's is before the policy
+    for visit_id in moved:
+        assert "short_duration" not in moved[visit_id]["flags"]
+        assert "overlapping" in moved[visit_id]["flags"]
+        assert moved[visit_id]["subsidy_fen"] == before[visit_id]["subsidy_fen"]
+        assert moved[visit_id]["version"] == before[visit_id]["version"]  # not the teacher's edit
+    with factory.session() as s:  # what the report's service standard reads
+        tally = {
+            row.local_month: (row.visits, row.short)
+            for row in s.exec(select(VisitTally).where(VisitTally.subject_id == world.student))
+        }
+    assert tally == {202509: (1, 1), 202510: (2, 0)}
+    # Saving the same version again judges nothing anew.
+    cursor = world.t.get("/sync/pull").json()["cursor"]
+    again = admin.put(
+        f"/policies/{world.district}/2025-10-01",
+        json={"service_min_minutes": 45, "service_sessions_per_month": 1},
+    )
+    assert again.status_code == 200 and _visits(world, cursor) == {}
+
+
+def _visits(world: World, cursor: str | None) -> dict[str, dict]:
+    params = {"cursor": cursor} if cursor else {}
+    changes = world.t.get("/sync/pull", params=params).json()["changes"]
+    return {c["id"]: c["record"] for c in changes if c["entity"] == "visit"}

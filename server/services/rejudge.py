@@ -1,0 +1,95 @@
+"""Judging stored visits again when a policy version is saved.
+
+A visit is judged by the policy in force where and when it happened. A version saved later
+with an effective date in the past changes that rule for visits already stored, so their
+evidence flags are recomputed: all but the pairwise ones (overlaps, same-day duplicates), which
+no policy decides and which stay as they are. A visit whose flags change moves its ``seq``, so
+phones pull it, and ``visit_tally`` follows through its triggers (the service standard counts
+sessions not flagged short).
+
+The subsidy is not recomputed: it was claimed and perhaps approved under the rule known when
+the visit arrived, and money already reviewed does not change behind the reviewer's back.
+"""
+
+from datetime import date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, col, select
+
+from server.db import next_seq
+from server.models import School, Student
+from server.services.visits import facts, registered_place
+from shared.evidence import PAIR_FLAGS, own_flags
+from shared.policy import PolicyVersion, policy_in_force
+from shared.terms import SHANGHAI, local_date
+from shared.travel import LatLon
+
+_COLUMNS = (
+    "id",
+    "kind",
+    "teacher",
+    "student_id",
+    "school_id",
+    "district_code",
+    "started_at",
+    "ended_at",
+    "record",
+    "flags",
+    "received_at",
+)
+
+
+def rejudge_visits(
+    session: Session, *, versions: list[PolicyVersion], district_code: str | None, since: date
+) -> int:
+    """Recompute, under ``versions``, the policy-decided flags of live visits from ``since``
+    (Asia/Shanghai) on, in ``district_code`` or, for a city-wide version (None), everywhere.
+    Returns how many changed.
+    """
+    table = SQLModel.metadata.tables["visit"]
+    lo = datetime.combine(since, time.min, SHANGHAI)
+    query = sa.select(*(table.c[name] for name in _COLUMNS)).where(
+        table.c.deleted == sa.false(), table.c.started_at >= lo
+    )
+    if district_code is not None:
+        query = query.where(table.c.district_code == district_code)
+    rows = [dict(row) for row in session.connection().execute(query).mappings()]
+    if not rows:
+        return 0
+    places = _registered_places(session, rows)
+    changed = []
+    for row in rows:
+        facts_ = facts(row)
+        policy = policy_in_force(versions, row["district_code"], local_date(facts_.started_at))
+        place = places.get(row["student_id"] or row["school_id"])
+        kept = set(row["flags"] or ()) & PAIR_FLAGS
+        flags = sorted(own_flags(facts_, place, policy, row["received_at"]) | kept)
+        if flags != list(row["flags"] or ()):
+            changed.append({"b_id": row["id"], "flags": flags, "flagged": bool(flags)})
+    if changed:
+        first = next_seq(session, len(changed))
+        for offset, change in enumerate(changed):
+            change["seq"] = first + offset
+        session.connection().execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("b_id"))
+            .values(
+                flags=sa.bindparam("flags"),
+                flagged=sa.bindparam("flagged"),
+                seq=sa.bindparam("seq"),
+            ),
+            changed,
+        )
+    return len(changed)
+
+
+def _registered_places(session: Session, rows: list[dict[str, Any]]) -> dict[str, LatLon]:
+    """Registered home or school positions by subject id, where one is on record."""
+    student_ids = {r["student_id"] for r in rows if r["student_id"]}
+    school_ids = {r["school_id"] for r in rows if r["school_id"]}
+    subjects: list[Student | School] = [
+        *session.exec(select(Student).where(col(Student.id).in_(student_ids))),
+        *session.exec(select(School).where(col(School.id).in_(school_ids))),
+    ]
+    return {s.id: place for s in subjects if (place := registered_place(s)) is not None}
