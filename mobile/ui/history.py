@@ -7,16 +7,18 @@ from typing import Any, Literal
 import flet as ft
 
 from mobile.core.models import LocalVisit, StoreError, VisitState
+from mobile.core.store import Store
+from mobile.core.sync import SyncReport
 from mobile.core.trip import month_subsidy, preview_record, visit_subsidy
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
-from mobile.ui.shell import BaseScreen
+from mobile.ui.shell import BaseScreen, FieldApp
 from mobile.ui.sync_view import SyncBadge
 from shared.domain import ReviewStatus, VisitKind
 from shared.messages import t
 
 
-def subject_name(store, visit: LocalVisit) -> str:
+def subject_name(store: Store, visit: LocalVisit) -> str:
     sid = visit.subject_id or ""
     subject = store.student(sid) if visit.kind == VisitKind.HOME_TEACHING else store.school(sid)
     return (subject or {}).get("name") or sid
@@ -25,7 +27,7 @@ def subject_name(store, visit: LocalVisit) -> str:
 class HistoryScreen(BaseScreen):
     route = "/history"
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: FieldApp) -> None:
         super().__init__(app)
         today = app.clock().date()
         self.month = today.year * 100 + today.month
@@ -58,7 +60,7 @@ class HistoryScreen(BaseScreen):
             ],
         )
 
-    def on_sync(self, report) -> None:
+    def on_sync(self, report: SyncReport | None) -> None:
         self.badge.refresh()
         if report is not None:
             self.refresh()
@@ -68,7 +70,7 @@ class HistoryScreen(BaseScreen):
         self.badge.refresh()
         self.title.value = t("ui.history.month", year=month // 100, month=month % 100)
         money = month_subsidy(store, month, self.app.clock().date())
-        lines = [
+        lines: list[ft.Control] = [
             w.text(
                 t("ui.history.subsidy", claimed=fmt.money(money.claimed_fen)),
                 weight=ft.FontWeight.BOLD,
@@ -109,18 +111,18 @@ class HistoryScreen(BaseScreen):
         if visit.flag_labels:
             rows.append(w.note(t("ui.record.flags", flags="、".join(visit.flag_labels)), w.WARN))
 
-        async def open_record(e: ft.ControlEvent) -> None:
+        async def open_record() -> None:
             await self.app.go(f"/record/{visit.id}")
 
         return w.card(*rows, on_click=open_record, tooltip=f"{title} {status}")
 
-    async def _prev(self, e: ft.ControlEvent) -> None:
+    async def _prev(self) -> None:
         year, month = divmod(self.month, 100)
         self.month = (year - 1) * 100 + 12 if month == 1 else self.month - 1
         self.refresh()
         self.app.flush()
 
-    async def _next(self, e: ft.ControlEvent) -> None:
+    async def _next(self) -> None:
         year, month = divmod(self.month, 100)
         self.month = (year + 1) * 100 + 1 if month == 12 else self.month + 1
         self.refresh()
@@ -128,7 +130,7 @@ class HistoryScreen(BaseScreen):
 
 
 class RecordScreen(BaseScreen):
-    def __init__(self, app, visit_id: str) -> None:
+    def __init__(self, app: FieldApp, visit_id: str) -> None:
         super().__init__(app)
         self.route = f"/record/{visit_id}"
         self.visit_id = visit_id
@@ -209,8 +211,8 @@ class RecordScreen(BaseScreen):
             ),
         ]
 
-    def _keep(self, which: Literal["mine", "server"]):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _keep(self, which: Literal["mine", "server"]) -> w.Action:
+        async def handler() -> None:
             visit = await asyncio.to_thread(
                 self.app.store.outbox.resolve_conflict, self.visit_id, which
             )
@@ -224,10 +226,10 @@ class RecordScreen(BaseScreen):
 
         return handler
 
-    async def _edit(self, e: ft.ControlEvent) -> None:
+    async def _edit(self) -> None:
         await self.app.go(f"/visit/{self.visit_id}")
 
-    def _delete(self, e: ft.ControlEvent) -> None:
+    def _delete(self) -> None:
         async def delete() -> None:
             try:
                 await asyncio.to_thread(self.app.store.outbox.delete_visit, self.visit_id)
@@ -247,12 +249,12 @@ class RecordScreen(BaseScreen):
         )
         self.app.flush()
 
-    def on_sync(self, report) -> None:
+    def on_sync(self, report: SyncReport | None) -> None:
         if report is not None:
             self.refresh()
 
 
-def _describe(store, record: dict[str, Any] | None) -> list[ft.Control]:
+def _describe(store: Store, record: dict[str, Any] | None) -> list[ft.Control]:
     """A record's content in a few lines (mine or the server's copy)."""
     rec = record or {}
     minutes = fmt.minutes_between(rec.get("started_at"), rec.get("ended_at"))
@@ -294,7 +296,7 @@ def _describe(store, record: dict[str, Any] | None) -> list[ft.Control]:
     return rows
 
 
-def _distance(store, visit: LocalVisit) -> int:
+def _distance(store: Store, visit: LocalVisit) -> int:
     return preview_record(store, visit.record).distance_m if visit.record else 0
 
 

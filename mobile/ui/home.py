@@ -4,10 +4,11 @@ import flet as ft
 
 from mobile.core.caseload import ChildLoad, SchoolLoad, itinerant_caseload, teacher_caseload
 from mobile.core.models import LocalVisit, VisitState
+from mobile.core.sync import SyncReport
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
 from mobile.ui.editor import VisitEditor
-from mobile.ui.shell import BaseScreen
+from mobile.ui.shell import BaseScreen, FieldApp
 from mobile.ui.sync_view import SyncBadge, SyncPanel
 from shared.domain import ReviewStatus, Role, VisitKind
 from shared.messages import t
@@ -16,7 +17,7 @@ from shared.messages import t
 class HomeScreen(BaseScreen):
     route = "/"
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: FieldApp) -> None:
         super().__init__(app)
         self.badge = SyncBadge(app)
         self.panel = SyncPanel(app)
@@ -41,7 +42,7 @@ class HomeScreen(BaseScreen):
             controls=[self.panel.control, self.body],
         )
 
-    def on_sync(self, report) -> None:
+    def on_sync(self, report: SyncReport | None) -> None:
         self.badge.refresh()
         self.panel.refresh()
         if report is not None:
@@ -196,14 +197,14 @@ class HomeScreen(BaseScreen):
 
     # -- actions ----------------------------------------------------------------------------
 
-    def _open(self, route: str):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _open(self, route: str) -> w.Action:
+        async def handler() -> None:
             await self.app.go(route)
 
         return handler
 
-    def _start(self, kind: VisitKind, subject_id: str):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _start(self, kind: VisitKind, subject_id: str) -> w.Action:
+        async def handler() -> None:
             editor = await VisitEditor.create(
                 self.app.store, kind, subject_id, clock=self.app.clock
             )
@@ -211,10 +212,10 @@ class HomeScreen(BaseScreen):
 
         return handler
 
-    async def _history(self, e: ft.ControlEvent) -> None:
+    async def _history(self) -> None:
         await self.app.go("/history")
 
-    def _sign_out(self, e: ft.ControlEvent) -> None:
+    def _sign_out(self) -> None:
         pending = self.app.state.pending()
         lines = [t("ui.signout.body")]
         if pending.total:

@@ -4,14 +4,15 @@ import flet as ft
 
 from mobile.core.sync import SyncError
 from mobile.ui import widgets as w
+from mobile.ui.shell import BaseScreen, FieldApp
 from shared.messages import t
 
 
-class LoginScreen:
+class LoginScreen(BaseScreen):
     route = "/login"
 
-    def __init__(self, app) -> None:
-        self.app = app
+    def __init__(self, app: FieldApp) -> None:
+        super().__init__(app)
         state = app.state
         user = app.store.user()
         self.server = w.field(t("ui.login.server"), state.server_address(), None)
@@ -23,36 +24,27 @@ class LoginScreen:
         self.submit = w.button(t("ui.login.submit"), self._submit, icon=ft.Icons.LOGIN, expand=True)
         self.expired = w.banner(t("ui.login.expired_note"), w.WARN)
         self.expired.visible = user is not None
-        self._view: ft.View | None = None
 
-    def view(self) -> ft.View:
-        if self._view is None:
-            self._view = ft.View(
-                route=self.route,
-                scroll=ft.ScrollMode.AUTO,
-                padding=20,
-                spacing=16,
-                controls=[
-                    ft.Text(t("ui.app_title"), size=32, weight=ft.FontWeight.BOLD),
-                    w.text(t("ui.login.title"), size=w.TITLE),
-                    w.note(t("ui.login.hint")),
-                    self.expired,
-                    self.server,
-                    self.username,
-                    self.password,
-                    self.error,
-                    ft.Row([self.submit]),
-                ],
-            )
-        return self._view
+    def build(self) -> ft.View:
+        return ft.View(
+            route=self.route,
+            scroll=ft.ScrollMode.AUTO,
+            padding=20,
+            spacing=16,
+            controls=[
+                ft.Text(t("ui.app_title"), size=32, weight=ft.FontWeight.BOLD),
+                w.text(t("ui.login.title"), size=w.TITLE),
+                w.note(t("ui.login.hint")),
+                self.expired,
+                self.server,
+                self.username,
+                self.password,
+                self.error,
+                ft.Row([self.submit]),
+            ],
+        )
 
-    def on_sync(self, report) -> None:
-        pass
-
-    async def on_leave(self) -> None:
-        pass
-
-    async def _submit(self, e: ft.ControlEvent):
+    async def _submit(self) -> None:
         username = (self.username.value or "").strip()
         password = self.password.value or ""
         if not username or not password:

@@ -5,14 +5,14 @@ from collections.abc import Callable
 from mobile.ui.history import HistoryScreen, RecordScreen
 from mobile.ui.home import HomeScreen
 from mobile.ui.login import LoginScreen
-from mobile.ui.shell import Screen
+from mobile.ui.shell import FieldApp, Screen
 from mobile.ui.subject import ChildScreen, SchoolScreen
 from mobile.ui.visit import VisitScreen
 
 Stack = list[tuple[str, Callable[[], Screen]]]
 
 
-def stack_for(app, route: str) -> Stack:
+def stack_for(app: FieldApp, route: str) -> Stack:
     """Nobody signed in: only 登录. Signed in: 登录 only to sign in again (token refused)."""
     path = (route or "/").split("?", 1)[0].rstrip("/") or "/"
     if app.state.user is None:

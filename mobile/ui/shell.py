@@ -12,6 +12,7 @@ update would leave changes unsent.
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import flet as ft
@@ -101,7 +102,7 @@ class FieldApp:
         self.runner.start()
         await self.show(self.page.route or "/")
 
-    async def _closed(self, e: ft.ControlEvent | None = None) -> None:
+    async def _closed(self) -> None:
         await self.runner.stop()
 
     # -- navigation -------------------------------------------------------------------------
@@ -172,19 +173,19 @@ class FieldApp:
         title: str,
         lines: list[str],
         yes: str,
-        on_yes,  # async callable
+        on_yes: Callable[[], Awaitable[None]],
         *,
         no: str | None = None,
         danger: bool = False,
     ) -> None:
         """A modal question; ``on_yes`` runs after the dialog closed."""
 
-        async def accept(e: ft.ControlEvent) -> None:
+        async def accept() -> None:
             self.page.pop_dialog()
             await on_yes()
             self.flush()
 
-        def decline(e: ft.ControlEvent) -> None:
+        def decline() -> None:
             self.page.pop_dialog()
 
         self.page.show_dialog(

@@ -146,7 +146,11 @@ class SyncRunner:
         loop = self._loop
         assert loop is not None
         loop.call_soon_threadsafe(self._progress, None)
-        return client.sync(lambda p: loop.call_soon_threadsafe(self._progress, p))
+
+        def progress(p: SyncProgress) -> None:  # from the worker thread, back to the loop
+            loop.call_soon_threadsafe(self._progress, p)
+
+        return client.sync(progress)
 
     def _progress(self, progress: SyncProgress | None) -> None:
         self.status.running = True

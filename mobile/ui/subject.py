@@ -5,7 +5,7 @@ import flet as ft
 from mobile.core.caseload import itinerant_caseload, teacher_caseload
 from mobile.ui import widgets as w
 from mobile.ui.editor import VisitEditor
-from mobile.ui.shell import BaseScreen
+from mobile.ui.shell import BaseScreen, FieldApp
 from shared.domain import VisitKind
 from shared.messages import t
 
@@ -13,7 +13,7 @@ from shared.messages import t
 class _SubjectScreen(BaseScreen):
     kind: VisitKind
 
-    def __init__(self, app, subject_id: str) -> None:
+    def __init__(self, app: FieldApp, subject_id: str) -> None:
         super().__init__(app)
         self.subject_id = subject_id
         self.body = ft.Column(spacing=12)
@@ -30,7 +30,7 @@ class _SubjectScreen(BaseScreen):
             controls=[self.body],
         )
 
-    async def _start(self, e: ft.ControlEvent) -> None:
+    async def _start(self) -> None:
         editor = await VisitEditor.create(
             self.app.store, self.kind, self.subject_id, clock=self.app.clock
         )
@@ -40,7 +40,7 @@ class _SubjectScreen(BaseScreen):
 class ChildScreen(_SubjectScreen):
     kind = VisitKind.HOME_TEACHING
 
-    def __init__(self, app, student_id: str) -> None:
+    def __init__(self, app: FieldApp, student_id: str) -> None:
         self.route = f"/child/{student_id}"
         super().__init__(app, student_id)
 
@@ -97,7 +97,7 @@ class ChildScreen(_SubjectScreen):
 class SchoolScreen(_SubjectScreen):
     kind = VisitKind.ITINERANT
 
-    def __init__(self, app, school_id: str) -> None:
+    def __init__(self, app: FieldApp, school_id: str) -> None:
         self.route = f"/school/{school_id}"
         super().__init__(app, school_id)
 

@@ -2,15 +2,17 @@
 
 import flet as ft
 
+from mobile.core.sync import SyncProgress
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
+from mobile.ui.shell import FieldApp
 from shared.messages import t
 
 
 class SyncBadge:
     """The 同步 button with the number of records and photos waiting."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: FieldApp) -> None:
         self.app = app
         self.control = ft.IconButton(
             icon=ft.Icons.SYNC, icon_size=28, on_click=self._clicked, badge=None
@@ -24,14 +26,14 @@ class SyncBadge:
         self.control.disabled = self.app.runner.status.running
         self.control.icon = ft.Icons.SYNC_PROBLEM if self.app.state.needs_sign_in else ft.Icons.SYNC
 
-    def _clicked(self, e: ft.ControlEvent) -> None:
+    def _clicked(self) -> None:
         self.app.sync_now()
 
 
 class SyncPanel:
     """A line or two under the app bar: waiting counts, progress, the last error, sign-in."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: FieldApp) -> None:
         self.app = app
         self.line = w.note("")
         self.error = w.note("", w.ERROR, visible=False)
@@ -77,11 +79,11 @@ class SyncPanel:
         if self.clock.visible and skew is not None:
             self.clock.value = t("mobile.warn.clock", minutes=round(abs(skew) / 60))
 
-    async def _resign(self, e: ft.ControlEvent) -> None:
+    async def _resign(self) -> None:
         await self.app.go("/login")
 
 
-def _stage(progress) -> str:
+def _stage(progress: SyncProgress | None) -> str:
     if progress is None:
         return t("ui.sync.running")
     return t(f"ui.sync.stage.{progress.stage}", done=progress.done, total=progress.total)

@@ -8,6 +8,7 @@ a dialog before saving.
 
 import asyncio
 import io
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import flet as ft
@@ -16,10 +17,11 @@ from PIL import Image
 from mobile.core.devices import LocationStatus
 from mobile.core.models import StoreError
 from mobile.core.photos import PhotoError
+from mobile.core.sync import SyncReport
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
 from mobile.ui.editor import VisitEditor
-from mobile.ui.shell import BaseScreen
+from mobile.ui.shell import BaseScreen, FieldApp
 from shared.domain import ItinerantPurpose, TravelMode
 from shared.messages import t
 from shared.protocol import VisitRecord
@@ -28,7 +30,7 @@ THUMB_PX = 160
 
 
 class VisitScreen(BaseScreen):
-    def __init__(self, app, visit_id: str) -> None:
+    def __init__(self, app: FieldApp, visit_id: str) -> None:
         super().__init__(app)
         self.route = f"/visit/{visit_id}"
         self.editor = VisitEditor.load(app.store, visit_id, clock=app.clock)
@@ -375,7 +377,7 @@ class VisitScreen(BaseScreen):
 
     # -- handlers ---------------------------------------------------------------------------
 
-    async def _start(self, e: ft.ControlEvent) -> None:
+    async def _start(self) -> None:
         await self._locating(self.start_btn, self.start_info)
         where = await self.app.devices.location.locate()
         assert self.editor is not None
@@ -386,7 +388,7 @@ class VisitScreen(BaseScreen):
         self.bad_inputs.discard("started_at")
         await self._changed()
 
-    async def _finish(self, e: ft.ControlEvent) -> None:
+    async def _finish(self) -> None:
         await self._locating(self.end_btn, self.end_info)
         where = await self.app.devices.location.locate()
         assert self.editor is not None
@@ -402,8 +404,8 @@ class VisitScreen(BaseScreen):
         info.value, info.color, info.visible = t("ui.visit.locating"), w.MUTED, True
         self.app.flush()  # "正在定位…" shows during the wait for a fix
 
-    def _time_changed(self, name: str):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _time_changed(self, name: str) -> w.OnChange:
+        async def handler(e: ft.Event[ft.TextField]) -> None:
             target = self.start_field if name == "started_at" else self.end_field
             moment = fmt.parse_input(_value(e))
             if moment is None:
@@ -418,8 +420,8 @@ class VisitScreen(BaseScreen):
 
         return handler
 
-    def _text_changed(self, name: str):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _text_changed(self, name: str) -> w.OnChange:
+        async def handler(e: ft.Event[ft.TextField]) -> None:
             assert self.editor is not None
             await self.editor.set_value(name, _value(e))
             if self.texts[name].error:
@@ -428,8 +430,8 @@ class VisitScreen(BaseScreen):
 
         return handler
 
-    def _toggle(self, name: str, item: str):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _toggle(self, name: str, item: str) -> w.OnSelect:
+        async def handler(e: ft.Event[ft.Chip]) -> None:
             assert self.editor is not None
             on = _selected(e)
             e.control.selected = on
@@ -440,21 +442,21 @@ class VisitScreen(BaseScreen):
 
         return handler
 
-    def _mode(self, mode: str):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _mode(self, mode: str) -> w.Action:
+        async def handler() -> None:
             assert self.editor is not None
             await self.editor.set_value("travel_mode", mode)
             await self._changed()
 
         return handler
 
-    async def _claim_changed(self, e: ft.ControlEvent) -> None:
+    async def _claim_changed(self, e: ft.Event[ft.Switch]) -> None:
         assert self.editor is not None
         on = _selected(e, attr="value")
         await self.editor.set_value("claim_travel", on)
         await self._changed()
 
-    async def _origin_here(self, e: ft.ControlEvent) -> None:
+    async def _origin_here(self) -> None:
         where = await self.app.devices.location.locate()
         if where.fix is None:
             self.app.notify(where.reason, error=True)
@@ -464,21 +466,21 @@ class VisitScreen(BaseScreen):
         await self.editor.set_origin(where)
         await self._changed()
 
-    async def _origin_reset(self, e: ft.ControlEvent) -> None:
+    async def _origin_reset(self) -> None:
         assert self.editor is not None
         await self.editor.set_origin(None)
         await self._changed()
 
     # recommendations (itinerant)
 
-    async def _add_rec(self, e: ft.ControlEvent) -> None:
+    async def _add_rec(self) -> None:
         assert self.editor is not None
         await self.editor.add_recommendation()
         self._fill_recommendations()
         self.app.flush()
 
-    def _remove_rec(self, index: int):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _remove_rec(self, index: int) -> w.Action:
+        async def handler() -> None:
             assert self.editor is not None
             await self.editor.remove_recommendation(index)
             self.bad_inputs = {b for b in self.bad_inputs if not b.startswith("due")}
@@ -487,15 +489,15 @@ class VisitScreen(BaseScreen):
 
         return handler
 
-    def _rec_text(self, index: int):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _rec_text(self, index: int) -> w.OnChange:
+        async def handler(e: ft.Event[ft.TextField]) -> None:
             assert self.editor is not None
             await self.editor.set_recommendation(index, "text", _value(e))
 
         return handler
 
-    def _rec_due(self, index: int):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _rec_due(self, index: int) -> w.OnChange:
+        async def handler(e: ft.Event[ft.TextField]) -> None:
             assert self.editor is not None
             raw = _value(e).strip()
             day = fmt.parse_date(raw) if raw else None
@@ -512,13 +514,13 @@ class VisitScreen(BaseScreen):
 
     # photos
 
-    async def _take(self, e: ft.ControlEvent) -> None:
+    async def _take(self) -> None:
         await self._add_photo(self.app.devices.photos.take)
 
-    async def _pick(self, e: ft.ControlEvent) -> None:
+    async def _pick(self) -> None:
         await self._add_photo(self.app.devices.photos.pick)
 
-    async def _add_photo(self, source) -> None:
+    async def _add_photo(self, source: Callable[[], Awaitable[bytes | None]]) -> None:
         editor = self.editor
         assert editor is not None
         self.take_btn.disabled = self.pick_btn.disabled = True
@@ -541,8 +543,8 @@ class VisitScreen(BaseScreen):
         self.photo_msg.value, self.photo_msg.color = message, color
         self.photo_msg.visible = bool(message)
 
-    def _remove_photo(self, index: int):
-        async def handler(e: ft.ControlEvent) -> None:
+    def _remove_photo(self, index: int) -> w.Action:
+        async def handler() -> None:
             assert self.editor is not None
             await self.editor.remove_photo(index)
             self._fill_photos()
@@ -553,7 +555,7 @@ class VisitScreen(BaseScreen):
 
     # saving
 
-    async def _save(self, e: ft.ControlEvent) -> None:
+    async def _save(self) -> None:
         editor = self.editor
         assert editor is not None
         self._clear_errors()
@@ -627,7 +629,7 @@ class VisitScreen(BaseScreen):
         self.summary.value = t("ui.visit.fix_first", errors="；".join(messages))
         self.summary.visible = True
 
-    async def _discard(self, e: ft.ControlEvent) -> None:
+    async def _discard(self) -> None:
         async def discard() -> None:
             assert self.editor is not None
             await self.editor.discard()
@@ -646,7 +648,7 @@ class VisitScreen(BaseScreen):
 
     # -- screen protocol --------------------------------------------------------------------
 
-    def on_sync(self, report) -> None:
+    def on_sync(self, report: SyncReport | None) -> None:
         pass  # never rebuild under the teacher's fingers
 
     async def on_leave(self) -> None:
@@ -661,7 +663,7 @@ class VisitScreen(BaseScreen):
             self._fill_photos()
 
 
-def _position_text(position, status: str, limit: float) -> tuple[str, Any]:
+def _position_text(position: dict[str, Any] | None, status: str, limit: float) -> tuple[str, Any]:
     if position:
         accuracy = round(position["accuracy_m"])
         if accuracy > limit:
@@ -671,13 +673,13 @@ def _position_text(position, status: str, limit: float) -> tuple[str, Any]:
     return t("ui.visit.no_position", reason=t(f"mobile.location.{status}")), w.WARN
 
 
-def _value(e: ft.ControlEvent) -> str:
+def _value(e: ft.Event[ft.TextField]) -> str:
     if isinstance(e.data, str):
         return e.data
-    return str(getattr(e.control, "value", "") or "")
+    return e.control.value or ""
 
 
-def _selected(e: ft.ControlEvent, attr: str = "selected") -> bool:
+def _selected(e: ft.Event[ft.Chip] | ft.Event[ft.Switch], attr: str = "selected") -> bool:
     if isinstance(e.data, bool):
         return e.data
     if isinstance(e.data, str) and e.data.lower() in ("true", "false"):
@@ -685,7 +687,7 @@ def _selected(e: ft.ControlEvent, attr: str = "selected") -> bool:
     return bool(getattr(e.control, attr, False))
 
 
-def _thumbnail(read) -> bytes:
+def _thumbnail(read: Callable[[], bytes]) -> bytes:
     with Image.open(io.BytesIO(read())) as image:
         image.thumbnail((THUMB_PX, THUMB_PX))
         out = io.BytesIO()

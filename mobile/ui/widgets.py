@@ -4,8 +4,8 @@ Every interactive control gets an accessible name (its text, a tooltip or a fiel
 screen readers and the browser tests find controls by it.
 """
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, overload
 
 import flet as ft
 
@@ -20,7 +20,13 @@ WARN = ft.Colors.ORANGE_900
 ERROR = ft.Colors.RED_800
 MUTED = ft.Colors.BLUE_GREY_700
 
-Handler = Callable[..., Any] | None
+# Handler types. Flet calls a handler with no argument when it declares none (flet 1.0's
+# ``ControlEventHandler``): buttons, cards and chips acting on a tap need nothing from the event,
+# so they take none, and the event's control type (which differs between a filled and an
+# outlined button) never has to be named. Fields and selectable chips read their event.
+Action = Callable[[], Awaitable[None]] | Callable[[], None]
+OnChange = Callable[[ft.Event[ft.TextField]], Awaitable[None]]
+OnSelect = Callable[[ft.Event[ft.Chip]], Awaitable[None]]
 
 
 def apply_theme(page: ft.Page) -> None:
@@ -46,9 +52,41 @@ def note(value: str, color: Any = MUTED, *, visible: bool = True) -> ft.Text:
     return ft.Text(value, size=TEXT - 2, color=color, visible=visible)
 
 
+@overload
 def button(
     label: str,
-    on_click: Handler,
+    on_click: Action | None,
+    *,
+    icon: Any = ...,
+    filled: bool = ...,
+    tooltip: str | None = ...,
+    disabled: bool = ...,
+    expand: bool = ...,
+    url: str | None = ...,
+    color: Any = ...,
+    ident: None = None,
+) -> ft.Button | ft.OutlinedButton: ...
+
+
+@overload
+def button(
+    label: str,
+    on_click: Action | None,
+    *,
+    icon: Any = ...,
+    filled: bool = ...,
+    tooltip: str | None = ...,
+    disabled: bool = ...,
+    expand: bool = ...,
+    url: str | None = ...,
+    color: Any = ...,
+    ident: str,
+) -> ft.Semantics: ...
+
+
+def button(
+    label: str,
+    on_click: Action | None,
     *,
     icon: Any = None,
     filled: bool = True,
@@ -58,11 +96,13 @@ def button(
     url: str | None = None,
     color: Any = None,
     ident: str | None = None,
-) -> ft.Control:
+) -> ft.Button | ft.OutlinedButton | ft.Semantics:
     """A large button; its accessible name is ``tooltip`` or its label. ``color`` tints the
-    label (a tinted background would make Flet resend the button's style on every update)."""
+    label (a tinted background would make Flet resend the button's style on every update).
+    With ``ident`` it comes wrapped in ``ft.Semantics`` (which ``disabled`` and ``visible`` on
+    the wrapper reach through)."""
     kind = ft.FilledButton if filled and not color else ft.OutlinedButton
-    control = kind(
+    control: ft.Button | ft.OutlinedButton = kind(
         content=ft.Text(label, size=TEXT, color=color),
         icon=icon,
         on_click=on_click,
@@ -78,20 +118,20 @@ def button(
     return ft.Semantics(content=control, identifier=ident, expand=True if expand else None)
 
 
-def text_button(label: str, on_click: Handler, *, tooltip: str | None = None) -> ft.Control:
+def text_button(label: str, on_click: Action | None, *, tooltip: str | None = None) -> ft.Control:
     return ft.TextButton(
         content=ft.Text(label, size=TEXT), on_click=on_click, tooltip=tooltip, height=TOUCH
     )
 
 
-def icon_button(icon: Any, tooltip: str, on_click: Handler, **kw: Any) -> ft.IconButton:
+def icon_button(icon: Any, tooltip: str, on_click: Action | None, **kw: Any) -> ft.IconButton:
     return ft.IconButton(icon=icon, tooltip=tooltip, on_click=on_click, icon_size=28, **kw)
 
 
 def field(
     label: str,
     value: str,
-    on_change: Handler,
+    on_change: OnChange | None,
     *,
     multiline: bool = False,
     hint: str | None = None,
@@ -115,7 +155,9 @@ def field(
     )
 
 
-def chip(label: str, selected: bool, on_select: Handler, *, disabled: bool = False) -> ft.Chip:
+def chip(
+    label: str, selected: bool, on_select: OnSelect | Action | None, *, disabled: bool = False
+) -> ft.Chip:
     return ft.Chip(
         label=ft.Text(label, size=TEXT - 1),
         selected=selected,
@@ -125,7 +167,9 @@ def chip(label: str, selected: bool, on_select: Handler, *, disabled: bool = Fal
     )
 
 
-def card(*controls: ft.Control, on_click: Handler = None, tooltip: str | None = None) -> ft.Card:
+def card(
+    *controls: ft.Control, on_click: Action | None = None, tooltip: str | None = None
+) -> ft.Card:
     return ft.Card(
         content=ft.Container(
             content=ft.Column(list(controls), spacing=6),

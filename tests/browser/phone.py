@@ -148,6 +148,22 @@ class Phone:
         self.page.keyboard.type(value)
         time.sleep(0.5)  # the last keystrokes reach the app before the next tap
 
+    def field_text(self, label: str) -> str:
+        """What a text field holds. Flutter writes it into the DOM only while the field has the
+        focus (its editing element), so focus it first; this is the text the field shows."""
+        field = self.page.get_by_label(label).first
+        field.wait_for(timeout=WAIT_MS)
+        field.scroll_into_view_if_needed(timeout=WAIT_MS)
+        field.click(timeout=WAIT_MS)
+        time.sleep(0.3)  # the editing element appears after the focus
+        return str(self.page.evaluate("() => document.activeElement.value ?? ''"))
+
+    def is_checked(self, name: str) -> bool:
+        """A chip or switch (Flutter marks it as a checkbox in the accessibility tree)."""
+        box = self.page.get_by_role("checkbox", name=name).first
+        box.wait_for(timeout=WAIT_MS)
+        return box.is_checked()
+
     def pick_file(self, button: str, path: Path) -> None:
         with self.page.expect_file_chooser(timeout=WAIT_MS) as chooser:
             self.tap(button)

@@ -191,3 +191,63 @@ def test_a_visit_recorded_offline_survives_a_kill_and_syncs_exactly_once(
     finally:
         context.close()
         app.stop()
+
+
+def test_a_half_finished_visit_survives_a_kill(
+    browser, sync_server: LiveServer, artifacts: Path, tmp_path: Path
+) -> None:
+    """开始, a goal and some typing, never 保存: the phone kills the app. Started again, the app
+    offers the visit under 未完成的记录 and the form comes back as it was left, ready to finish."""
+    day = _world(sync_server, "home_teaching")
+    app = AppProcess(tmp_path / "phone", sync_server.url, free_port(), tmp_path / "app.log")
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        geolocation=HOME,
+        permissions=["geolocation"],
+        locale="zh-CN",
+    )
+    content, guidance = "认识颜色：红、黄、蓝", "每天练习十分钟"
+    try:
+        app.start()
+        phone = Phone(context.new_page(), artifacts)
+        phone.open(app.url)
+        phone.fill("用户名", day.username)
+        phone.fill("密码", PASSWORD)
+        phone.tap("登录")
+        phone.see(day.subject)
+        phone.see("全部记录已同步")
+        sync_server.stop()  # no signal: only the phone's own store can keep this
+
+        phone.tap_id(f"start-{day.subject_id}")
+        phone.tap_id("check-in")
+        phone.see("定位精度约 15 米")
+        phone.tap("能指认三种颜色")
+        phone.fill("教学内容", content)
+        phone.fill("家长指导", guidance)
+        phone.shot("draft-typed")
+
+        app.kill()  # mid-visit, nothing saved by hand
+        app.start()
+        phone.reload()
+        phone.see("未完成的记录")  # straight to work, the visit offered
+        phone.see("全部记录已同步")  # a draft is not queued for the server
+        phone.shot("draft-offered")
+        phone.tap(f"继续填写：{day.subject}")
+        phone.see("定位精度约 15 米")  # the check-in, with its GPS
+        assert phone.is_checked("能指认三种颜色")
+        assert phone.field_text("教学内容") == content
+        assert phone.field_text("家长指导") == guidance
+        assert phone.field_text("学生反应") == ""
+        phone.shot("draft-restored")
+
+        phone.tap_id("check-out")  # and the restored draft finishes like any other
+        phone.see("时长")
+        phone.tap_id("save-visit")
+        phone.see("保存前请注意")  # a visit of a few minutes
+        phone.tap("仍然保存")
+        phone.see("待同步：1 条记录、0 张照片")
+        assert not phone.sees("未完成的记录")
+        phone.shot("draft-saved")
+    finally:
+        context.close()
+        app.stop()
