@@ -34,7 +34,7 @@ def utcnow() -> datetime:
 
 
 def _dt(nullable: bool = False, index: bool = False, now: bool = False) -> Any:
-    column = sa.Column(UTCDateTime(), nullable=nullable, index=index)
+    column: sa.Column[datetime] = sa.Column(UTCDateTime(), nullable=nullable, index=index)
     if now:
         return Field(default_factory=utcnow, sa_column=column)
     return Field(default=None, sa_column=column) if nullable else Field(sa_column=column)

@@ -40,7 +40,7 @@ class Scope:
         )
 
     def districts(self) -> ColumnElement[bool]:
-        return _ALL if self.role == Role.ADMIN else District.code == self.district_code
+        return _ALL if self.role == Role.ADMIN else col(District.code) == self.district_code
 
     def sees_district(self, code: str) -> bool:
         return self.role == Role.ADMIN or code == self.district_code
@@ -49,7 +49,7 @@ class Scope:
         if self.role == Role.ADMIN:
             return _ALL
         if self.role == Role.COORDINATOR:
-            return Student.district_code == self.district_code
+            return col(Student.district_code) == self.district_code
         if self.role == Role.TEACHER:
             return col(Student.id).in_(self._assigned("student_id"))
         return col(Student.school_id).in_(self._assigned("school_id"))
@@ -58,8 +58,8 @@ class Scope:
         if self.role == Role.ADMIN:
             return _ALL
         if self.role == Role.COORDINATOR:
-            return School.district_code == self.district_code
-        base = School.id == self.base_school_id if self.base_school_id else sa.false()
+            return col(School.district_code) == self.district_code
+        base = col(School.id) == self.base_school_id if self.base_school_id else sa.false()
         if self.role == Role.TEACHER:
             hosts = select(Student.school_id).where(
                 col(Student.id).in_(self._assigned("student_id"))
@@ -71,21 +71,21 @@ class Scope:
         if self.role == Role.ADMIN:
             return _ALL
         if self.role == Role.COORDINATOR:
-            return Assignment.district_code == self.district_code
-        return Assignment.username == self.username
+            return col(Assignment.district_code) == self.district_code
+        return col(Assignment.username) == self.username
 
     def visits(self) -> ColumnElement[bool]:
         if self.role == Role.ADMIN:
             return _ALL
         if self.role == Role.COORDINATOR:
-            return Visit.district_code == self.district_code
-        return Visit.teacher == self.username
+            return col(Visit.district_code) == self.district_code
+        return col(Visit.teacher) == self.username
 
     def policies(self) -> ColumnElement[bool]:
         if self.role == Role.ADMIN:
             return _ALL
         return sa.or_(
-            Policy.district_code == self.district_code, col(Policy.district_code).is_(None)
+            col(Policy.district_code) == self.district_code, col(Policy.district_code).is_(None)
         )
 
     def may_visit_student(self, session: Session, student_id: str) -> Student | None:

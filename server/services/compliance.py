@@ -186,7 +186,8 @@ def _visit_sums(
     files the results.
     """
     lo, hi = term.utc_bounds()
-    whole, partial = [], []
+    whole: list[int] = []
+    partial: list[int] = []
     for month in term.months():
         first = date(month // 100, month % 100, 1)
         last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
@@ -268,15 +269,15 @@ def _partial_month_rows(
     """What ``_tally_rows`` gives, summed from the visits of ``months`` between ``lo`` and
     ``hi``."""
     v = Visit
-    keys = [
-        v.kind,
-        v.district_code,
-        v.local_month,
+    keys: list[sa.SQLColumnExpression[Any]] = [
+        col(v.kind),
+        col(v.district_code),
+        col(v.local_month),
         func.coalesce(v.student_id, v.school_id, ""),
-        v.teacher,
+        col(v.teacher),
     ]
     short = sa.cast(v.flags, sa.Text).like(f'%"{EvidenceFlag.SHORT_DURATION}"%')
-    sums = [
+    sums: list[sa.SQLColumnExpression[Any]] = [
         func.count(),
         func.count().filter(col(v.flagged) == sa.true()),
         func.count().filter(short),
@@ -285,7 +286,7 @@ def _partial_month_rows(
             func.sum(v.subsidy_fen).filter(col(v.review_status) == ReviewStatus.APPROVED), 0
         ),
     ]
-    labelled = [
+    labelled: list[sa.Label[Any]] = [
         expr.label(name) for expr, name in zip(keys + sums, _ROW_NAMES + _SUM_NAMES, strict=True)
     ]
     return (

@@ -69,7 +69,7 @@ def upsert_staff(
     from a coordinator, and cannot sign in before."""
     uid = _user_id(session, username)
     row = session.get(User, uid) if uid is not None else None
-    fields = {
+    fields: dict[str, Any] = {
         "name": name,
         "role": role,
         "district_code": district_code,

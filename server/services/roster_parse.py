@@ -260,7 +260,7 @@ def _table_from_header(
     if header_row > 1:
         notes.append(t("roster.note_header_row", row=header_row))
     index = {target: positions[source][0] for target, source in found.items()}
-    rows = []
+    rows: list[tuple[int, dict[str, str]]] = []
     for number, cells in grid:
         if not any(cells):
             continue

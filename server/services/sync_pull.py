@@ -1,9 +1,11 @@
 """Pull: every change the caller may see since their cursor, ordered by the server's sequence."""
 
 import heapq
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from sqlmodel import Session, SQLModel, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
 
 from server.errors import ApiError
 from server.models import Assignment, Policy, School, Student, Visit
@@ -14,6 +16,10 @@ from shared.domain import Role
 from shared.protocol import Change, PullResponse
 
 CURSOR_PREFIX = "c1."
+
+# The tables a pull reads; each carries ``seq`` (see server.models).
+SyncedTable = Policy | School | Student | Assignment | Visit
+_Table = TypeVar("_Table", bound=SyncedTable)
 
 
 def parse_cursor(cursor: str | None) -> int:
@@ -33,7 +39,7 @@ def pull(session: Session, *, scope: Scope, cursor: str | None, limit: int) -> P
     before it.
     """
     after = parse_cursor(cursor)
-    sources: list[tuple[str, type[SQLModel], Any]] = [
+    sources: list[tuple[str, type[SyncedTable], ColumnElement[bool]]] = [
         ("policy", Policy, scope.policies()),
         ("school", School, scope.schools()),
         ("student", Student, scope.students()),
@@ -42,10 +48,7 @@ def pull(session: Session, *, scope: Scope, cursor: str | None, limit: int) -> P
     ]
     streams = []
     for entity, model, visible in sources:
-        seq = model.seq
-        rows = session.exec(
-            select(model).where(seq > after, visible).order_by(seq).limit(limit + 1)
-        ).all()
+        rows = _rows_after(session, model, visible, after=after, limit=limit + 1)
         streams.append([(row.seq, entity, row) for row in rows])
     merged = list(heapq.merge(*streams, key=lambda item: item[0]))
     taken = merged[:limit]
@@ -66,6 +69,15 @@ def pull(session: Session, *, scope: Scope, cursor: str | None, limit: int) -> P
     return PullResponse(
         changes=changes, cursor=f"{CURSOR_PREFIX}{last}", has_more=len(merged) > limit
     )
+
+
+def _rows_after(
+    session: Session, model: type[_Table], visible: ColumnElement[bool], *, after: int, limit: int
+) -> Sequence[_Table]:
+    # A function of its own so the row type follows ``model``: select() given the union of the
+    # table classes would type its rows as their base, SQLModel, which has no ``seq``.
+    seq = col(model.seq)
+    return session.exec(select(model).where(seq > after, visible).order_by(seq).limit(limit)).all()
 
 
 def _change(entity: str, row: Any, scope: Scope) -> Change:
@@ -160,6 +172,7 @@ _ITINERANT_FIELDS = (
 
 
 def student_for(student: Student, scope: Scope) -> dict[str, Any]:
+    fields: tuple[str, ...]
     if scope.role == Role.ITINERANT:
         fields = _ITINERANT_FIELDS
     elif scope.role == Role.TEACHER:

@@ -46,6 +46,7 @@ def login(session: Session, *, username: str, password: str, device_name: str) -
         user and user.active
     ):
         raise ApiError(401, "bad_credentials")
+    assert user.id is not None  # read back from the table, so it has its key
     token = new_token()
     session.add(DeviceToken(user_id=user.id, device_name=device_name, token_hash=token_hash(token)))
     return token, user

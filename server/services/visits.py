@@ -1,6 +1,6 @@
 """Visits: what the server adds to a pushed record, and how a stored visit is shown."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +30,9 @@ def visit_out(visit: Visit) -> dict[str, Any]:
 
 def facts(visit: Visit | Mapping[str, Any]) -> VisitFacts:
     """Flag inputs from a stored visit (row or row dict)."""
-    get = visit.get if isinstance(visit, Mapping) else lambda k: getattr(visit, k)
+    get: Callable[[str], Any] = (
+        visit.get if isinstance(visit, Mapping) else lambda k: getattr(visit, k)
+    )
     record = get("record") or {}
     check_in = record.get("check_in")
     return VisitFacts(
