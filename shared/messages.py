@@ -1,6 +1,7 @@
 """The one message catalogue for user-facing text. Simplified Chinese first; add a locale by
 adding a dict with the same keys (a test checks every locale has every key)."""
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 ZH_CN: dict[str, str] = {
@@ -124,7 +125,9 @@ ZH_CN: dict[str, str] = {
     "访问记录新增 {applied}、已存在 {duplicate}、更新 {replaced}；照片新增 {new_photos}；"
     "审核 {reviews} 条",
     "demo.rejected": "注意：{count} 条访问记录被服务器拒绝：{detail}",
-    "demo.console": "控制台：http://127.0.0.1:8000/login（先运行 songjiao serve）",
+    "demo.console": (
+        "控制台：http://127.0.0.1:8000/login（服务启动后打开：songjiao serve 或 ./scripts/start）"
+    ),
     "demo.logins": "演示账号（密码均为 {password}）：",
     "demo.login_admin": "  市级管理员    {username}",
     "demo.login_coordinator": "  区县协调员    {username}（{district}）",
@@ -348,6 +351,9 @@ ZH_CN: dict[str, str] = {
     "ui.visit.photo_added": "已添加照片（{kb} KB，已去除位置等信息）",
     "ui.visit.photo_busy": "正在处理照片…",
     "ui.visit.no_consent": "监护人未同意拍照，不能为该学生拍照或上传照片",
+    "ui.visit.no_consent_seen": (
+        "{names}的监护人未同意拍照：照片可能拍到勾选的学生，不能拍照或上传照片"
+    ),
     "ui.visit.camera_unavailable": "无法使用相机，请改用“从相册选择”",
     "ui.visit.camera_title": "拍照",
     "ui.visit.camera_shoot": "按下拍照",
@@ -438,7 +444,7 @@ _PYDANTIC_KEYS = {
 }
 
 
-def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
+def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     """Chinese text for pydantic's ``errors()``: at most three, joined by '；'."""
     parts = []
     for err in errors[:3]:

@@ -9,6 +9,7 @@ disagrees with the server's).
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from mobile.core.devices import LocationResult, LocationStatus
 from mobile.core.models import LocalVisit
+from shared.consent import photographed_children, without_photo_consent
 from shared.domain import VisitKind
 from shared.messages import ZH_CN, describe_validation_errors, t
 from shared.policy import DEFAULT_POLICY, PolicyParams
@@ -112,9 +114,19 @@ class FormCheck:
         return not self.errors
 
 
-def photos_allowed(kind: str, student: dict[str, Any] | None) -> bool:
-    """A home visit's photos need the guardian's consent (the server refuses them otherwise)."""
-    return kind != VisitKind.HOME_TEACHING or bool(student and student.get("photo_consent"))
+StudentLookup = Callable[[str], dict[str, Any] | None]
+
+
+def without_consent(form: VisitForm, student: StudentLookup) -> list[str]:
+    """Children the form's photos may show whose guardian has not agreed to photos (the
+    server refuses such a visit): the home-teaching child, or any child ticked as seen."""
+    home = form.kind == VisitKind.HOME_TEACHING
+    children = photographed_children(
+        form.kind, form.subject_id if home else None, form.students_seen
+    )
+    return without_photo_consent(
+        children, lambda sid: bool((student(sid) or {}).get("photo_consent"))
+    )
 
 
 def iep_goal_choices(student: dict[str, Any] | None) -> list[str]:
@@ -129,9 +141,21 @@ def check(
     subject: dict[str, Any] | None,
     policy: PolicyParams = DEFAULT_POLICY,
     clock_skew_s: float | None = None,
+    students: StudentLookup | None = None,
 ) -> FormCheck:
-    """Check ``form``; ``subject`` is the pulled student or school (None: not on this phone)."""
-    errors = _required(form, subject)
+    """Check ``form``; ``subject`` is the pulled student or school (None: not on this phone),
+    ``students`` finds the pulled children an itinerant visit lists as seen."""
+
+    def student(sid: str) -> dict[str, Any] | None:
+        if (
+            subject is not None
+            and subject.get("id") == sid
+            and form.kind == VisitKind.HOME_TEACHING
+        ):
+            return subject
+        return students(sid) if students else None
+
+    errors = _required(form, subject, student)
     if errors:
         return FormCheck(None, errors, [])
     try:
@@ -144,7 +168,9 @@ def check(
     return FormCheck(record, {}, _warnings(form, record, now, policy, clock_skew_s))
 
 
-def _required(form: VisitForm, subject: dict[str, Any] | None) -> dict[str, str]:
+def _required(
+    form: VisitForm, subject: dict[str, Any] | None, student: StudentLookup
+) -> dict[str, str]:
     errors: dict[str, str] = {}
     if subject is None:
         errors["subject"] = t("mobile.form.unknown_subject")
@@ -152,12 +178,9 @@ def _required(form: VisitForm, subject: dict[str, Any] | None) -> dict[str, str]
         errors["started_at"] = t("mobile.form.not_checked_in")
     if not form.ended_at:
         errors["ended_at"] = t("mobile.form.not_checked_out")
-    if form.kind == VisitKind.HOME_TEACHING:
-        needed = ["content"]
-        if form.photos and not photos_allowed(form.kind, subject):
-            errors["photos"] = t("photo_consent_missing")
-    else:
-        needed = ["purposes", "findings"]
+    needed = ["content"] if form.kind == VisitKind.HOME_TEACHING else ["purposes", "findings"]
+    if form.photos and without_consent(form, student):
+        errors["photos"] = t("photo_consent_missing")
     for name in needed:
         value = getattr(form, name)
         if not (value.strip() if isinstance(value, str) else value):

@@ -14,7 +14,7 @@ from mobile.core.models import LocalVisit, VisitState
 from mobile.core.photos import PhotoError, PreparedPhoto, save_photo
 from mobile.core.store import Store
 from mobile.core.trip import TripPreview, preview_form
-from mobile.core.visit_form import FormCheck, VisitForm, check, photos_allowed
+from mobile.core.visit_form import FormCheck, VisitForm, check, without_consent
 from mobile.ui.state import Clock
 from shared.domain import VisitKind
 from shared.messages import t
@@ -89,7 +89,15 @@ class VisitEditor:
 
     @property
     def photos_allowed(self) -> bool:
-        return photos_allowed(self.form.kind, self.subject)
+        return not self.without_consent()
+
+    def without_consent(self) -> list[str]:
+        """Names of the children the photos may show whose guardian said no to photos."""
+        ids = without_consent(self.form, self.student)
+        return [(self.store.student(sid) or {}).get("name", sid) for sid in ids]
+
+    def student(self, student_id: str) -> dict[str, Any] | None:
+        return self.store.student(student_id)
 
     def trip(self) -> TripPreview:
         return preview_form(self.store, self.form)
@@ -101,6 +109,7 @@ class VisitEditor:
             subject=self.subject,
             policy=self.policy,
             clock_skew_s=self.store.clock_skew_s(),
+            students=self.student,
         )
 
     def is_blank(self) -> bool:

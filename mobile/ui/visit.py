@@ -22,7 +22,7 @@ from mobile.ui import format as fmt
 from mobile.ui import widgets as w
 from mobile.ui.editor import VisitEditor
 from mobile.ui.shell import BaseScreen, FieldApp
-from shared.domain import ItinerantPurpose, TravelMode
+from shared.domain import ItinerantPurpose, TravelMode, VisitKind
 from shared.messages import t
 from shared.protocol import VisitRecord
 
@@ -333,9 +333,12 @@ class VisitScreen(BaseScreen):
                 status = form.check_out_status or LocationStatus.UNAVAILABLE
                 parts.append(t("ui.visit.no_position_out", reason=t(f"mobile.location.{status}")))
             self.end_info.value = "；".join(parts)
-        allowed = editor.photos_allowed
+        lacking = editor.without_consent()
+        allowed = not lacking
         self.photo_title.value = t("ui.visit.photos", count=len(form.photos))
         self.photo_note.visible = not allowed
+        if lacking and form.kind != VisitKind.HOME_TEACHING:
+            self.photo_note.value = t("ui.visit.no_consent_seen", names="、".join(lacking))
         self.take_btn.disabled = self.pick_btn.disabled = not allowed
         claim = form.claim_travel
         for mode, chip in self.mode_chips.items():

@@ -26,6 +26,7 @@ from server.models import Photo, School, Student, SyncOp, Visit, VisitPhoto
 from server.scope import Scope
 from server.services.policies import load_versions
 from server.services.visits import facts, registered_place, visit_out
+from shared.consent import photographed_children, without_photo_consent
 from shared.domain import ReviewStatus, VisitKind
 from shared.evidence import visit_flags
 from shared.messages import describe_validation_errors, t
@@ -318,7 +319,10 @@ class _Batch:
             subject = self.schools.get(rec.school_id or "")
         if subject is None or any(sid not in self.students for sid in rec.students_seen):
             return _rejected(op_id, rid, "not_assigned")
-        if rec.photos and isinstance(subject, Student) and not subject.photo_consent:
+        if rec.photos and without_photo_consent(
+            photographed_children(rec.kind, rec.student_id, rec.students_seen),
+            lambda sid: self.students[sid].photo_consent,
+        ):
             return _rejected(op_id, rid, "photo_consent_missing")
         missing = [h for h in rec.photos if h not in self.photos]
         if missing:

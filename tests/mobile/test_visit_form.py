@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from mobile.core.devices import FakeLocation, LocationResult, LocationStatus
 from mobile.core.models import LocalVisit, VisitState
-from mobile.core.visit_form import FormCheck, VisitForm, check, iep_goal_choices, photos_allowed
+from mobile.core.visit_form import FormCheck, VisitForm, check, iep_goal_choices, without_consent
 from shared.domain import VisitKind
 from shared.messages import t
 from shared.policy import PolicyParams
@@ -69,8 +69,24 @@ def test_child_not_on_the_phone_and_photos_without_consent_are_refused() -> None
     no_consent = student("ST2", photo_consent=False)
     form.subject_id = "ST2"
     assert check(form, now=NOW, subject=no_consent).errors == {"photos": t("photo_consent_missing")}
-    assert not photos_allowed(VisitKind.HOME_TEACHING, no_consent)
-    assert photos_allowed(VisitKind.ITINERANT, None)
+    assert without_consent(form, {"ST2": no_consent}.get) == ["ST2"]
+    form.photos = []
+    assert check(form, now=NOW, subject=no_consent).ok  # no photo, nothing to consent to
+
+
+def test_school_visit_photos_need_consent_of_every_child_ticked_as_seen() -> None:
+    children = {"A": student("A"), "B": student("B", photo_consent=False)}
+    form = VisitForm.new(VisitKind.ITINERANT, "SC1")
+    here = asyncio.run(FakeLocation.at(29.61, 119.04, 10).locate())
+    form.start(NOW - timedelta(minutes=60), here)
+    form.finish(NOW, here)
+    form.purposes, form.findings = ["classroom_observation"], "课堂参与度较好"
+    form.students_seen, form.photos = ["A"], ["a" * 64]
+    assert check(form, now=NOW, subject=school("SC1"), students=children.get).ok
+    form.students_seen = ["A", "B"]
+    assert without_consent(form, children.get) == ["B"]
+    result = check(form, now=NOW, subject=school("SC1"), students=children.get)
+    assert result.errors == {"photos": t("photo_consent_missing")}
 
 
 def test_gps_denied_is_allowed_and_warned() -> None:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from server.models import AuditLog
 from tests.conftest import World
-from tests.factories import Factory, delete, home_visit, upsert
+from tests.factories import Factory, delete, home_visit, itinerant_visit, upsert
 from tests.live import Client, LiveServer
 
 
@@ -294,3 +294,24 @@ def test_photos_of_a_child_without_consent_are_rejected(world: World, factory: F
     assert refused["status"] == "rejected"
     assert refused["error"]["code"] == "photo_consent_missing"
     assert allowed["status"] == "applied"
+
+
+def test_school_visit_photos_need_consent_of_every_child_seen(
+    world: World, factory: Factory
+) -> None:
+    """A classroom photo may show any child the visit lists as seen."""
+    agreed = factory.student(world.district, world.school, placement="regular_class")
+    refused = factory.student(
+        world.district, world.school, placement="regular_class", photo_consent=False
+    )
+    data = jpeg()
+    assert put(world.i, data).status_code == 201
+    photo = [sha(data)]
+    results = world.i.push(
+        upsert(itinerant_visit(world.school, photos=photo, students_seen=[agreed, refused])),
+        upsert(itinerant_visit(world.school, photos=photo, students_seen=[agreed])),
+        upsert(itinerant_visit(world.school, students_seen=[agreed, refused])),
+    )
+    assert [r["status"] for r in results] == ["rejected", "applied", "applied"]
+    assert results[0]["error"]["code"] == "photo_consent_missing"
+    assert results[0]["error"]["message"] == "监护人未同意拍照，不能上传该学生的照片"
