@@ -1,24 +1,34 @@
-"""Helpers shared by the benchmarks: the machine, a server process, timing, visit rows.
+"""Helpers shared by the benchmarks: the machine, a server process, timing, visit rows,
+synthetic photographs, and counting the bytes an HTTP session sends.
 
 Benchmarks are scripts, not tests: they print figures and always exit 0 unless something is
 broken (a failed sanity check exits 1, because a benchmark that silently fails is worthless).
 """
 
+import io
 import json
+import math
 import os
 import platform
+import random
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from PIL import ExifTags, Image, ImageChops, ImageDraw
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # so `python bench/x.py` finds the project packages
@@ -209,3 +219,127 @@ def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The nearest-rank percentile (p in 0..100): a value that was actually measured."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+# -- photographs ------------------------------------------------------------------------------
+
+
+def photo_texture(size: tuple[int, int]) -> Image.Image:
+    """Grey detail like foliage, walls and cloth, plus a little sensor grain (the costly part of
+    a synthetic photo: make it once and crop it for many pictures)."""
+    w, h = size
+    detail = Image.effect_noise((w // 4, h // 4), 12).resize(size, Image.Resampling.BICUBIC)
+    return ImageChops.add(detail, Image.effect_noise(size, 3), scale=1, offset=-128)
+
+
+def photo_like(size: tuple[int, int], seed: int, texture: Image.Image) -> Image.Image:
+    """An RGB picture that compresses like a phone photo, not like a flat colour: smooth colour
+    fields and gradients (from a 32x24 grid, upscaled), a window of ``texture`` (at least
+    ``size``), and 40 outlined shapes for hard edges. Different ``seed``, different picture."""
+    rng = random.Random(seed)
+    w, h = size
+    base = [rng.randint(60, 190) for _ in range(3)]
+    grid = Image.new("RGB", (32, 24))
+    grid.putdata(
+        [
+            tuple(
+                max(0, min(255, base[c] + (y - 12) * 4 * (c - 1) + rng.randint(-40, 40)))
+                for c in range(3)
+            )
+            for y in range(24)
+            for _ in range(32)
+        ]
+    )
+    x0, y0 = rng.randrange(texture.width - w + 1), rng.randrange(texture.height - h + 1)
+    grain = texture.crop((x0, y0, x0 + w, y0 + h))
+    scene = grid.resize(size, Image.Resampling.BICUBIC)
+    picture = ImageChops.add(scene, Image.merge("RGB", (grain,) * 3), scale=1, offset=-128)
+    draw = ImageDraw.Draw(picture)
+    for _ in range(40):
+        x, y, r = rng.randrange(w), rng.randrange(h), rng.randint(w // 60, w // 8)
+        colour = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
+        draw.ellipse((x - r, y - r, x + r, y + r), outline=colour, width=rng.randint(2, 12))
+    return picture
+
+
+def camera_jpegs(size: tuple[int, int], count: int, quality: int = 92) -> list[bytes]:
+    """``count`` different camera JPEGs of ``size`` with a phone's EXIF (GPS included)."""
+    texture = photo_texture((max(size[0], 4000), max(size[1], 3000)))
+    out = []
+    for seed in range(count):
+        buffer = io.BytesIO()
+        photo_like(size, seed, texture).save(buffer, "JPEG", quality=quality, exif=camera_exif())
+        out.append(buffer.getvalue())
+    return out
+
+
+def camera_exif(lat: float = 29.61, lon: float = 119.04) -> Image.Exif:
+    """EXIF as a phone writes it: maker, model, time, and the GPS position of the child's home."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "PhoneMaker"
+    exif[ExifTags.Base.Model] = "Field 12"
+    exif[ExifTags.Base.Orientation] = 1
+    exif[ExifTags.Base.DateTime] = "2026:11:20 10:15:00"
+    exif[ExifTags.IFD.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (float(int(lat)), float(int(lat % 1 * 60)), 0.0),
+        ExifTags.GPS.GPSLongitudeRef: "E",
+        ExifTags.GPS.GPSLongitude: (float(int(lon)), float(int(lon % 1 * 60)), 0.0),
+    }
+    return exif
+
+
+# -- HTTP byte counting -----------------------------------------------------------------------
+
+
+@dataclass
+class WireCount:
+    """What a ``counting_session`` sent: bytes written to its sockets (request lines, headers
+    and bodies as they left), and each request's method, path and body length."""
+
+    wire_bytes: int = 0
+    requests: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def bodies(self, method: str, path_prefix: str) -> list[tuple[str, int]]:
+        return [(p, n) for m, p, n in self.requests if m == method and p.startswith(path_prefix)]
+
+    def take(self) -> "WireCount":
+        """What was counted so far; counting starts again from zero."""
+        taken = WireCount(self.wire_bytes, self.requests)
+        self.wire_bytes, self.requests = 0, []
+        return taken
+
+
+def counting_session(count: WireCount) -> requests.Session:
+    """A ``requests.Session`` for plain HTTP whose connections add every ``send`` to ``count``."""
+
+    class CountingConnection(HTTPConnection):
+        def send(self, data: Any) -> None:  # headers and every body chunk pass through here
+            count.wire_bytes += len(data)
+            super().send(data)
+
+    class CountingPool(HTTPConnectionPool):
+        ConnectionCls = CountingConnection
+
+    class CountingAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": CountingPool}
+
+        def send(
+            self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+        ) -> requests.Response:
+            body = request.body.encode() if isinstance(request.body, str) else request.body
+            size = len(body) if isinstance(body, bytes) else 0  # no streamed bodies here
+            count.requests.append((request.method or "", urlsplit(request.url or "").path, size))
+            return super().send(request, *args, **kwargs)
+
+    session = requests.Session()
+    session.mount("http://", CountingAdapter())
+    return session
