@@ -235,6 +235,8 @@ class VisitPlanner:
             "photos": self._pick_photos(0.6),
             "travel": self._travel([]),
         }
+        if not all(s.photo_consent for s in seen):  # as the app allows (shared/consent.py)
+            record["photos"] = []
         return PlannedVisit(key, username, school.district_code, start.date(), record, evidence)
 
     # -- shared pieces ----------------------------------------------------------------------

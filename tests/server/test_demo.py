@@ -66,6 +66,7 @@ def test_summary_gives_console_address_and_demo_logins(demo: str) -> None:
     assert "http://127.0.0.1:8000/login" in demo
     for text in (PASSWORD, "admin", "c_330127", "t_330127_1", "i_330127_1"):
         assert text in demo
+    assert t("demo.rejected", count=0, detail="").split("0")[0] not in demo  # none refused
 
 
 def test_over_cap_county_reports_negative_headroom(demo: str, server: LiveServer) -> None:
