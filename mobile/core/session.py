@@ -14,11 +14,18 @@ from mobile.core.sync import SyncClient
 
 
 async def resume(store: Store, secrets: SecretStore, **client_kw: Any) -> SyncClient | None:
-    """The client for the user signed in on this phone; None when nobody is."""
+    """The client for the user signed in on this phone; None when nobody is.
+
+    Without the token in this device's secure storage nobody is: the records stay in the store,
+    but their children's names are shown only after a sign-in (the same user keeps them, another
+    one is refused while they wait to sync). A token the server refused is still a sign-in: the
+    teacher works on offline and signs in again when told.
+    """
     url = store.server_url()
-    if store.user() is None or url is None:
+    token = await secrets.get(TOKEN_KEY)
+    if store.user() is None or url is None or not token:
         return None
-    return SyncClient(store, url, await secrets.get(TOKEN_KEY), **client_kw)
+    return SyncClient(store, url, token, **client_kw)
 
 
 async def sign_in(
