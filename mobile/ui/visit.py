@@ -441,6 +441,7 @@ class VisitScreen(BaseScreen):
             await self.editor.toggle(name, item, on)
             if name == "purposes":
                 self.purpose_note.color = w.MUTED
+            self._derive()  # a child ticked as seen may forbid photos
             self.app.flush()
 
         return handler

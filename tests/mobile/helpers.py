@@ -58,6 +58,11 @@ def seeded(path: Path, user: User = TEACHER, **policy: Any) -> Store:
         change("student", student("ST1"), id="ST1"),
         change("student", student("ST2", name="李小红", photo_consent=False), id="ST2"),
         change("student", student("ST3", name="随班生", school_id="SC1"), id="ST3"),
+        change(
+            "student",
+            student("ST4", name="随班生乙", school_id="SC1", photo_consent=False),
+            id="ST4",
+        ),
     ]
     for i, (target, column) in enumerate(
         [("ST1", "student_id"), ("ST2", "student_id"), ("SC1", "school_id"), ("SC2", "school_id")]

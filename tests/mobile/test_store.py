@@ -98,9 +98,9 @@ def test_unassigned_child_leaves_the_phone_after_a_complete_pull(tmp_path: Path)
 
 def test_itinerant_keeps_children_of_assigned_schools_only(tmp_path: Path) -> None:
     store = seeded(tmp_path, ITINERANT)
-    assert [s["id"] for s in store.students()] == ["ST3"]
+    assert [s["id"] for s in store.students()] == ["ST3", "ST4"]
     assert [s["id"] for s in store.my_schools()] == ["SC1", "SC2"]
-    assert [s["id"] for s in store.students_at("SC1")] == ["ST3"]
+    assert [s["id"] for s in store.students_at("SC1")] == ["ST3", "ST4"]
 
 
 def test_policy_in_force_comes_from_pulled_versions(tmp_path: Path) -> None:

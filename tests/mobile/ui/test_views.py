@@ -351,6 +351,26 @@ def test_an_itinerant_visit_with_recommendations(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_ticking_a_child_without_photo_consent_stops_school_visit_photos(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        store = store_for(tmp_path, ITINERANT)
+        async with field_app(store, photos=[jpeg()]) as (ui, app):
+            await ui.click("开始巡回指导：学校SC1")
+            await ui.click(START)
+            await ui.click("随班生")
+            assert ui.enabled("拍照")
+            await ui.click("随班生乙")
+            assert ui.has_text(t("ui.visit.no_consent_seen", names="随班生乙"))
+            assert not ui.enabled("拍照") and not ui.enabled("从相册选择")
+            await ui.click("随班生乙")  # not seen after all
+            assert ui.enabled("拍照")
+        store.close()
+
+    run(scenario())
+
+
 def test_a_conflict_shows_both_versions_and_the_teacher_chooses(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = store_for(tmp_path)
