@@ -1,0 +1,79 @@
+"""The README's run command, ``scripts/start``, as a user runs it: demo data loaded, the server
+and the field app both answering, the demo logins printed, and Ctrl-C stopping both."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from tests.live import free_port, stop_process
+
+ROOT = Path(__file__).resolve().parent.parent
+BANNER = "送教通已启动"
+STARTUP_S = 180  # demo load, migrations, two processes
+
+
+def test_start_runs_server_and_app_together_and_stops_both(tmp_path: Path) -> None:
+    server_port, app_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "SONGJIAO_DATABASE_URL": f"sqlite:///{tmp_path / 'songjiao.db'}",
+        "SONGJIAO_MEDIA_DIR": str(tmp_path / "media"),
+        "SONGJIAO_APP_PORT": str(app_port),
+        "FLET_APP_STORAGE_DATA": str(tmp_path / "app"),
+        "SONGJIAO_START_NO_INSTALL": "1",  # the test run's own .venv is in use by other tests
+    }
+    log = tmp_path / "start.log"
+    with log.open("wb") as out:
+        start = subprocess.Popen(
+            [str(ROOT / "scripts" / "start"), "--port", str(server_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while BANNER not in log.read_text(errors="replace"):
+            assert start.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        printed = log.read_text(errors="replace")
+        for text in ("songjiao2025", "t_330127_1", "i_330127_1", "c_330127"):
+            assert text in printed
+        assert f"http://127.0.0.1:{app_port}/" in printed
+        assert f"连接 http://127.0.0.1:{server_port}" in printed
+        health = requests.get(f"http://127.0.0.1:{server_port}/api/v1/health", timeout=5)
+        assert health.status_code == 200
+        assert requests.get(f"http://127.0.0.1:{app_port}/", timeout=5).status_code == 200
+        children += _children(start.pid)
+        assert len(children) == 2, children  # songjiao serve and songjiao app
+
+        start.send_signal(signal.SIGINT)  # Ctrl-C
+        assert start.wait(timeout=30) == 130
+        for pid in children:
+            assert not _alive(pid), f"process {pid} outlived scripts/start"
+    finally:
+        stop_process(start)
+        for pid in children:  # should the script have left them running
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited; only its parent has not reaped it yet.
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
