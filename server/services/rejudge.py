@@ -40,12 +40,15 @@ _COLUMNS = (
 )
 
 
+PAGE = 2_000  # visits judged per round trip: memory stays bounded for a city-wide version
+
+
 def rejudge_visits(
     session: Session, *, versions: list[PolicyVersion], district_code: str | None, since: date
 ) -> int:
     """Recompute, under ``versions``, the policy-decided flags of live visits from ``since``
     (Asia/Shanghai) on, in ``district_code`` or, for a city-wide version (None), everywhere.
-    Returns how many changed.
+    Returns how many changed. Reads the visits a page at a time, in id order.
     """
     table = SQLModel.metadata.tables["visit"]
     lo = datetime.combine(since, time.min, SHANGHAI)
@@ -54,9 +57,19 @@ def rejudge_visits(
     )
     if district_code is not None:
         query = query.where(table.c.district_code == district_code)
-    rows = [dict(row) for row in session.connection().execute(query).mappings()]
-    if not rows:
-        return 0
+    changed, after = 0, ""
+    while True:  # ends: every page starts after the last id of the one before
+        page = query.where(table.c.id > after).order_by(table.c.id).limit(PAGE)
+        rows = [dict(row) for row in session.connection().execute(page).mappings()]
+        if not rows:
+            return changed
+        changed += _rejudge_page(session, table, versions, rows)
+        after = rows[-1]["id"]
+
+
+def _rejudge_page(
+    session: Session, table: sa.Table, versions: list[PolicyVersion], rows: list[dict[str, Any]]
+) -> int:
     places = _registered_places(session, rows)
     changed = []
     for row in rows:

@@ -1,10 +1,14 @@
 """Policy per district with an effective date, set by the city, applied on receipt."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
-from server.models import VisitTally
+from server.models import Visit, VisitTally
+from server.services import rejudge
+from server.services.policies import set_policy
+from shared.policy import PolicyParams
 from tests.conftest import World
 from tests.factories import Factory, home_visit, upsert
 
@@ -92,3 +96,24 @@ def _visits(world: World, cursor: str | None) -> dict[str, dict]:
     params = {"cursor": cursor} if cursor else {}
     changes = world.t.get("/sync/pull", params=params).json()["changes"]
     return {c["id"]: c["record"] for c in changes if c["entity"] == "visit"}
+
+
+def test_rejudging_reads_the_visits_page_by_page(
+    world: World, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = datetime(2025, 10, 9, 1, tzinfo=UTC)
+    records = [
+        home_visit(world.student, start=start + timedelta(days=d), minutes=50) for d in (0, 1, 2)
+    ]
+    assert all(r["status"] == "applied" for r in world.t.push(*(upsert(r) for r in records)))
+    monkeypatch.setattr(rejudge, "PAGE", 1)  # one visit a page: the paging itself is tested
+    with factory.session() as s:
+        set_policy(
+            s,
+            district_code=world.district,
+            effective_from=date(2025, 10, 1),
+            params=PolicyParams(service_min_minutes=45),
+        )
+        s.commit()
+        flags = [s.get(Visit, r["id"]).flags for r in records]
+    assert all("short_duration" not in f for f in flags) and len(flags) == 3
