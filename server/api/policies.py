@@ -50,8 +50,9 @@ def put_policy(
 ) -> PolicyOut:
     """Set the parameters taking effect on ``effective_from`` in ``district`` (or ``default``).
 
-    Only the city (admin) sets policy (domain.md); a new version never rewrites how visits
-    already received were judged, only reports and visits from its date on.
+    Only the city (admin) sets policy (domain.md). The version judges the visits from its date
+    on, those already stored included: their evidence flags are recomputed (services/rejudge.py)
+    and phones pull the change; the subsidies already claimed stay as they were.
     """
     if scope.role != Role.ADMIN:
         raise ApiError(403, "forbidden")
