@@ -15,6 +15,9 @@ from tests.factories import PASSWORD, Factory
 from tests.live import LiveServer, free_port
 
 HOME = {"latitude": 29.70, "longitude": 119.10, "accuracy": 15}
+# Sign-in waits for the login and the first pull of the roster: the slowest step on a busy
+# machine (once seen to take over 20 s while other test processes ran).
+SIGN_IN_MS = 60_000
 
 
 @dataclass
@@ -112,7 +115,7 @@ def test_a_visit_recorded_offline_survives_a_kill_and_syncs_exactly_once(
         phone.fill("用户名", day.username)
         phone.fill("密码", PASSWORD)
         phone.tap("登录")
-        phone.see(day.subject)
+        phone.see(day.subject, timeout=SIGN_IN_MS)
         phone.see("全部记录已同步")
         phone.shot("caseload")
 
@@ -214,7 +217,7 @@ def test_a_half_finished_visit_survives_a_kill(
         phone.fill("用户名", day.username)
         phone.fill("密码", PASSWORD)
         phone.tap("登录")
-        phone.see(day.subject)
+        phone.see(day.subject, timeout=SIGN_IN_MS)
         phone.see("全部记录已同步")
         sync_server.stop()  # no signal: only the phone's own store can keep this
 
