@@ -43,7 +43,8 @@ def make_engine(url: str) -> Engine:
 def _json_text(value: Any) -> str:
     """JSON columns' serializer: pydantic's (Rust) encoder, not ``json.dumps``.
 
-    Every pushed visit stores its record as JSON, and this encoder takes about half the time.
+    Every pushed visit stores its record as JSON, and this encoder takes about 40 % less time
+    for one (4 µs instead of 7).
     It writes non-ASCII characters as themselves, and NaN (which no validated field can hold)
     as null.
     """
@@ -99,8 +100,7 @@ def bulk_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str, A
     The SQL and the stored values are those of ``session.execute(sa.insert(table), rows)``: the
     statement is compiled by SQLAlchemy for the session's dialect and every value goes through
     its column type's own bind processor. What is skipped is SQLAlchemy's generic per-row
-    parameter bookkeeping, which for a wide row cost twice what the database itself spends on
-    it (bench/sync_push.py).
+    parameter bookkeeping: measured alone on SQLite, a visit row took 23 µs instead of 27.
     """
     if not rows:
         return
