@@ -49,25 +49,29 @@ OLD_INDEX_COLUMNS = [
 ]
 
 
-def _values(row: str, flagged: str, flags: str) -> str:
-    """The tally key and sums one visit contributes, as SQL over ``row`` (NEW or OLD)."""
-    return (
-        f"{row}.kind, {row}.local_month, {row}.district_code, "
-        f"COALESCE({row}.student_id, {row}.school_id, ''), {row}.teacher, 1, {flagged}, "
-        f"CASE WHEN {flags} LIKE '%\"short_duration\"%' THEN 1 ELSE 0 END, {row}.subsidy_fen, "
-        f"CASE WHEN {row}.review_status = 'approved' THEN {row}.subsidy_fen ELSE 0 END"
-    )
+def _sums(row: str, flagged: str, flags: str) -> list[str]:
+    """What one visit adds to each of SUMS, as SQL over ``row`` (NEW, OLD or visit)."""
+    return [
+        "1",
+        flagged,
+        f"CASE WHEN {flags} LIKE '%\"short_duration\"%' THEN 1 ELSE 0 END",
+        f"{row}.subsidy_fen",
+        f"CASE WHEN {row}.review_status = 'approved' THEN {row}.subsidy_fen ELSE 0 END",
+    ]
 
 
-def _where_key(row: str) -> str:
-    return (
-        f"kind = {row}.kind AND local_month = {row}.local_month AND "
-        f"district_code = {row}.district_code AND "
-        f"subject_id = COALESCE({row}.student_id, {row}.school_id, '') AND teacher = {row}.teacher"
-    )
+def _key(row: str) -> list[str]:
+    return [
+        f"{row}.kind",
+        f"{row}.local_month",
+        f"{row}.district_code",
+        f"COALESCE({row}.student_id, {row}.school_id, '')",
+        f"{row}.teacher",
+    ]
 
 
-def _upsert(values: str, guard: str, table_prefix: str) -> str:
+def _upsert(row: str, flagged: str, flags: str, guard: str, table_prefix: str) -> str:
+    values = ", ".join(_key(row) + _sums(row, flagged, flags))
     added = ", ".join(f"{c} = {table_prefix}{c} + excluded.{c}" for c in SUMS)
     return (
         f"INSERT INTO visit_tally ({KEY}, {', '.join(SUMS)}) SELECT {values} WHERE {guard} "
@@ -76,18 +80,18 @@ def _upsert(values: str, guard: str, table_prefix: str) -> str:
 
 
 def _subtract(row: str, flagged: str, flags: str) -> str:
-    return (
-        f"UPDATE visit_tally SET visits = visits - 1, flagged = flagged - {flagged}, "
-        f"short = short - CASE WHEN {flags} LIKE '%\"short_duration\"%' THEN 1 ELSE 0 END, "
-        f"fen = fen - {row}.subsidy_fen, approved_fen = approved_fen - "
-        f"CASE WHEN {row}.review_status = 'approved' THEN {row}.subsidy_fen ELSE 0 END "
-        f"WHERE {_where_key(row)}"
+    taken = ", ".join(
+        f"{c} = {c} - {value}" for c, value in zip(SUMS, _sums(row, flagged, flags), strict=True)
     )
+    where = " AND ".join(
+        f"{c} = {value}" for c, value in zip(KEY.split(", "), _key(row), strict=True)
+    )
+    return f"UPDATE visit_tally SET {taken} WHERE {where}"
 
 
 def _sqlite_triggers() -> list[str]:
     def add(row: str) -> str:
-        return _upsert(_values(row, f"{row}.flagged", f"{row}.flags"), f"{row}.counted", "")
+        return _upsert(row, f"{row}.flagged", f"{row}.flags", f"{row}.counted", "")
 
     def sub(row: str) -> str:
         return _subtract(row, f"{row}.flagged", f"{row}.flags")
@@ -103,9 +107,7 @@ def _sqlite_triggers() -> list[str]:
 
 def _postgresql_triggers() -> list[str]:
     def add(row: str) -> str:
-        return _upsert(
-            _values(row, f"{row}.flagged::int", f"{row}.flags::text"), "true", "visit_tally."
-        )
+        return _upsert(row, f"{row}.flagged::int", f"{row}.flags::text", "true", "visit_tally.")
 
     def sub(row: str) -> str:
         return _subtract(row, f"{row}.flagged::int", f"{row}.flags::text")
@@ -142,14 +144,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("kind", "local_month", "district_code", "subject_id", "teacher"),
     )
     sqlite = op.get_bind().dialect.name == "sqlite"
-    flags = "flags" if sqlite else "flags::text"
+    flags = "visit.flags" if sqlite else "visit.flags::text"
+    flagged = "CASE WHEN visit.flagged THEN 1 ELSE 0 END"
+    sums = ", ".join(f"sum({value})" for value in _sums("visit", flagged, flags))
     op.execute(
         f"INSERT INTO visit_tally ({KEY}, {', '.join(SUMS)}) "
-        f"SELECT kind, local_month, district_code, COALESCE(student_id, school_id, ''), "
-        f"teacher, count(*), sum(CASE WHEN flagged THEN 1 ELSE 0 END), "
-        f"sum(CASE WHEN {flags} LIKE '%\"short_duration\"%' THEN 1 ELSE 0 END), "
-        f"sum(subsidy_fen), sum(CASE WHEN review_status = 'approved' THEN subsidy_fen ELSE 0 END) "
-        f"FROM visit WHERE counted GROUP BY 1, 2, 3, 4, 5"
+        f"SELECT {', '.join(_key('visit'))}, {sums} FROM visit WHERE counted GROUP BY 1, 2, 3, 4, 5"
     )
     for statement in _sqlite_triggers() if sqlite else _postgresql_triggers():
         op.execute(statement)
