@@ -93,11 +93,8 @@ class VisitEditor:
 
     def without_consent(self) -> list[str]:
         """Names of the children the photos may show whose guardian said no to photos."""
-        ids = without_consent(self.form, self.student)
+        ids = without_consent(self.form, self.store.student)
         return [(self.store.student(sid) or {}).get("name", sid) for sid in ids]
-
-    def student(self, student_id: str) -> dict[str, Any] | None:
-        return self.store.student(student_id)
 
     def trip(self) -> TripPreview:
         return preview_form(self.store, self.form)
@@ -109,7 +106,7 @@ class VisitEditor:
             subject=self.subject,
             policy=self.policy,
             clock_skew_s=self.store.clock_skew_s(),
-            students=self.student,
+            students=self.store.student,
         )
 
     def is_blank(self) -> bool:
