@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.console.csrf import CsrfForm
 from server.console.web import ConsoleRoute, ViewerDep, flash, render
-from server.deps import SessionDep
+from server.deps import SessionDep, ThrottleDep, client_address
+from server.errors import TooManyAttempts
 from server.security import hash_password, verify_password
 from server.services import audit, console_sessions
 from shared.messages import t
@@ -27,14 +28,28 @@ def password_form(request: Request, viewer: ViewerDep) -> Response:
 
 @router.post("/account/password", response_class=HTMLResponse)
 def change_password(
-    request: Request, form: CsrfForm, viewer: ViewerDep, session: SessionDep
+    request: Request,
+    form: CsrfForm,
+    viewer: ViewerDep,
+    session: SessionDep,
+    throttle: ThrottleDep,
 ) -> Response:
+    """The old password is checked under the login throttle: a borrowed session must not
+    become a way to guess it."""
     old = str(form.get("old_password") or "")[:MAX_LENGTH]
     new = str(form.get("new_password") or "")[:MAX_LENGTH]
     again = str(form.get("new_password_again") or "")[:MAX_LENGTH]
     user = viewer.user
-    error = ""
+    address = client_address(request)
+    verdict = throttle.check(user.username, address)
+    if verdict.locked:
+        locked = TooManyAttempts(verdict.retry_after)
+        page = render(request, "password.html", viewer, status=429, error=locked.message)
+        page.headers.update(locked.headers)
+        return page
+    error, locked_now = "", False
     if not verify_password(old, user.password_hash):
+        locked_now = throttle.fail(user.username, address).locked
         error = t("console.password_wrong")
     elif new != again:
         error = t("console.password_mismatch")
@@ -52,6 +67,16 @@ def change_password(
             district_code=user.district_code,
             detail=error[:100],
         )
+        if locked_now:
+            audit.record(
+                session,
+                actor=user.username,
+                action="lockout",
+                entity="user",
+                entity_id=user.username,
+                district_code=user.district_code,
+                detail="channel=console_password",
+            )
         session.commit()
         return render(request, "password.html", viewer, status=400, error=error)
     user.password_hash = hash_password(new)

@@ -213,3 +213,23 @@ def test_processes_sharing_redis_lock_an_account_out_together(
     assert _api_login(first, teacher, "wrong", address).status_code == 401
     assert _api_login(second, teacher, PASSWORD, address).status_code == 429
     assert _api_login(first, teacher, PASSWORD, address).status_code == 429
+
+
+def test_guessing_the_old_password_on_the_password_page_locks_the_account(
+    tight: LiveServer, tight_factory: Factory
+) -> None:
+    coordinator = tight_factory.user("coordinator", tight_factory.district())
+    browser = Console(tight)
+    browser.http.headers["X-Forwarded-For"] = _address()
+    assert browser.login(coordinator).status_code == 200
+    browser.get("/account/password")
+    new = {"new_password": "新密码很长很长", "new_password_again": "新密码很长很长"}
+    for _ in range(PER_ACCOUNT):
+        page = browser.post("/account/password", {"old_password": "guess", **new})
+        assert page.status_code == 400
+    page = browser.post("/account/password", {"old_password": PASSWORD, **new})
+    assert page.status_code == 429 and "Retry-After" in page.headers
+    assert _api_login(tight, coordinator, PASSWORD, _address()).status_code == 429
+    actions = [r.action for r in _actions(tight_factory, coordinator)]
+    assert actions.count("password_change_failed") == PER_ACCOUNT and "lockout" in actions
+    assert "password_change" not in actions
