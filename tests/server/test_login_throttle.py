@@ -1,4 +1,5 @@
-"""Login throttling per account and per address, on the API and the console (issue 7, point 6).
+"""Login throttling per account and per address, on the API and the console (issue 7, point 6);
+and the console's idle timeout setting, which needs a server of its own as well.
 
 These run on servers of their own with tight limits (the shared servers' limits are set out of
 reach in tests.live). Each test signs in from addresses of its own, sent as X-Forwarded-For,
@@ -10,12 +11,13 @@ import os
 import random
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import redis
 from sqlmodel import col, select
 
-from server.models import AuditLog
+from server.models import AuditLog, ConsoleSession, User, utcnow
 from tests.conftest import BACKENDS, _skip_without_pg
 from tests.factories import PASSWORD, Factory
 from tests.live import Client, LiveServer, create_database, drop_database, free_port
@@ -25,6 +27,7 @@ PER_ACCOUNT, PER_ADDRESS = 3, 8
 TIGHT = {
     "SONGJIAO_LOGIN_FAILURES_PER_ACCOUNT": f"{PER_ACCOUNT}/15 minutes",
     "SONGJIAO_LOGIN_FAILURES_PER_ADDRESS": f"{PER_ADDRESS}/15 minutes",
+    "SONGJIAO_CONSOLE_IDLE_MINUTES": "5",  # the default is 30: shows the setting is read
 }
 REDIS_URL = os.environ.get("SONGJIAO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 _addresses = itertools.count(random.randint(1, 200) * 256)
@@ -233,3 +236,18 @@ def test_guessing_the_old_password_on_the_password_page_locks_the_account(
     actions = [r.action for r in _actions(tight_factory, coordinator)]
     assert actions.count("password_change_failed") == PER_ACCOUNT and "lockout" in actions
     assert "password_change" not in actions
+
+
+def test_console_idle_timeout_follows_its_setting(
+    tight: LiveServer, tight_factory: Factory
+) -> None:
+    coordinator = tight_factory.user("coordinator", tight_factory.district())
+    browser = Console(tight)
+    assert browser.login(coordinator).status_code == 200
+    with tight_factory.session() as s:
+        user = s.exec(select(User).where(User.username == coordinator)).one()
+        row = s.exec(select(ConsoleSession).where(ConsoleSession.user_id == user.id)).one()
+        row.last_seen_at = utcnow() - timedelta(minutes=6)
+        s.add(row)
+        s.commit()
+    assert not browser.signed_in()
