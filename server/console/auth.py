@@ -98,6 +98,10 @@ def login(request: Request, form: CsrfForm, session: SessionDep, throttle: Throt
         )
         session.commit()
         return refused(403, t("console.field_role_refused"))
+    if earlier := session_id(request):
+        # Signing in again in this browser (as anyone) ends the session it had: a copy of
+        # the old cookie must not stay valid.
+        console_sessions.end_by_cookie(session, earlier, actor=user.username, action="replaced")
     row_id = sign_in(request, session, user)
     audit.record(
         session,

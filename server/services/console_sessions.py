@@ -83,6 +83,15 @@ def end(session: Session, *, row_id: int, actor: str, action: str = "logout") ->
     )
 
 
+def end_by_cookie(session: Session, raw: str, *, actor: str, action: str) -> None:
+    """End the session whose cookie carries ``raw``, if it is still open."""
+    row = session.exec(
+        select(ConsoleSession).where(ConsoleSession.session_hash == token_hash(raw))
+    ).first()
+    if row is not None and row.id is not None:
+        end(session, row_id=row.id, actor=actor, action=action)
+
+
 def end_all(session: Session, *, user: User, keep: int | None = None) -> tuple[int, int]:
     """End every live console session of ``user`` but ``keep``, and every device token;
     returns how many of each were ended. The caller audits the reason."""

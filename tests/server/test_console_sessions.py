@@ -235,3 +235,19 @@ def test_signing_in_again_after_logout_gives_a_new_working_session(
     assert _visit(factory, record["id"]).review_status == "approved"
     first, second = _sessions(factory, world.coordinator)
     assert first.ended_at is not None and second.ended_at is None
+
+
+def test_signing_in_again_in_the_same_browser_ends_the_earlier_session(
+    world: World, factory: Factory, server: LiveServer
+) -> None:
+    coord = Console(server)
+    coord.login(world.coordinator)
+    copy = _replay(server, coord)
+    assert copy.signed_in()
+    coord.get("/login")
+    response = coord.post("/login", {"username": world.coordinator, "password": PASSWORD})
+    assert response.status_code == 200 and coord.signed_in()
+    assert not copy.signed_in()
+    first, second = _sessions(factory, world.coordinator)
+    assert first.ended_at is not None and second.ended_at is None
+    assert _audit(factory, "replaced", str(first.id))
