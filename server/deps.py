@@ -1,19 +1,32 @@
 """Cross-cutting dependencies as typed aliases."""
 
+from datetime import timedelta
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.db import get_session
 from server.errors import ApiError
 from server.models import DeviceToken, User, utcnow
 from server.scope import Scope
 from server.security import token_hash
+from server.services import audit
+from server.services.throttle import LoginThrottle
 from server.settings import Settings, get_settings
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_throttle(request: Request) -> LoginThrottle:
+    """The app's one login throttle (made in server.main, shared by the API and console)."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
 
 
 def current_user(request: Request, session: SessionDep) -> User:
@@ -32,7 +45,41 @@ def current_user(request: Request, session: SessionDep) -> User:
     if device.revoked_at is not None or not user.active:
         raise ApiError(401, "unauthorized")
     request.state.device_id = device.id
+    audit.note_origin(session, address=client_address(request), device_id=device.id)
+    _touch(session, device)
     return user
+
+
+# A phone syncs in bursts; the device list needs minutes, not every request, so at most one
+# write a minute per token.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _touch(session: Session, device: DeviceToken) -> None:
+    """Keep ``last_used_at`` of ``device`` to the minute.
+
+    A conditional UPDATE committed at once, before the route starts its own work: of several
+    concurrent requests one writes and the others match no row, and no request holds the row
+    lock for longer than this statement (a push must not wait behind it).
+    """
+    now = utcnow()
+    stale = now - TOUCH_EVERY
+    if device.last_used_at is not None and device.last_used_at >= stale:
+        return
+    session.execute(
+        sa.update(DeviceToken)
+        .where(
+            col(DeviceToken.id) == device.id,
+            sa.or_(col(DeviceToken.last_used_at).is_(None), col(DeviceToken.last_used_at) < stale),
+        )
+        .values(last_used_at=now)
+    )
+    session.commit()
+
+
+def client_address(request: Request) -> str | None:
+    """The address the request came from, as the server saw it (for throttling and audit)."""
+    return request.client.host if request.client else None
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -53,4 +100,13 @@ def require_manager(scope: ScopeDep) -> Scope:
 
 
 ManagerScope = Annotated[Scope, Depends(require_manager)]
-__all__ = ["SessionDep", "SettingsDep", "CurrentUser", "ScopeDep", "ManagerScope", "utcnow"]
+__all__ = [
+    "SessionDep",
+    "SettingsDep",
+    "CurrentUser",
+    "ScopeDep",
+    "ManagerScope",
+    "ThrottleDep",
+    "client_address",
+    "utcnow",
+]

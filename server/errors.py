@@ -34,6 +34,23 @@ class ApiError(Exception):
     def message(self) -> str:
         return t(self.code, **self.values)
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+
+
+class TooManyAttempts(ApiError):
+    """429 ``too_many_attempts``: sign-in locked for ``retry_after`` seconds (sent as the
+    Retry-After header; the message says it in minutes)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, "too_many_attempts", minutes=max(1, -(-retry_after // 60)))
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
@@ -46,8 +63,7 @@ def error_response(status: int, code: str, message: str, **headers: str) -> JSON
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
-        return error_response(exc.status, exc.code, exc.message, **headers)
+        return error_response(exc.status, exc.code, exc.message, **exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

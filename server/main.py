@@ -6,6 +6,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from server import console, errors
 from server.api import auth, compliance, health, photos, policies, roster, sync
 from server.limits import BodyLimit
+from server.services.throttle import LoginThrottle
 from server.settings import get_settings
 
 
@@ -13,6 +14,12 @@ def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(title="送教通 API", version="0.1.0", docs_url="/docs")
     errors.install(app)
+    app.state.login_throttle = LoginThrottle(
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        storage_uri=settings.rate_limit_storage,
+        key_prefix=settings.rate_limit_key_prefix,
+    )
     for router in (
         health.router,
         auth.router,

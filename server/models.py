@@ -118,6 +118,21 @@ class DeviceToken(SQLModel, table=True):
     revoked_at: datetime | None = _dt(nullable=True)
 
 
+class ConsoleSession(SQLModel, table=True):
+    """A console sign-in, so that it can be ended on the server (logout, a password change,
+    an admin's "sign out everywhere") and expire when idle. The browser's signed cookie holds
+    the random session id; only its SHA-256 is stored, as for device tokens."""
+
+    __tablename__ = "console_session"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    session_hash: str = Field(unique=True, index=True, max_length=64)
+    address: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _dt(now=True)
+    last_seen_at: datetime = _dt(now=True)
+    ended_at: datetime | None = _dt(nullable=True)
+
+
 class Assignment(SQLModel, table=True):
     """A teacher to a student, or an itinerant instructor to a school. Removed = tombstone."""
 
@@ -229,7 +244,9 @@ class SyncOp(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
-    """Who read or exported what about a child, and when (未成年人网络保护条例 Art. 36)."""
+    """Who read, exported or changed what, and when (未成年人网络保护条例 Art. 36); sign-ins
+    and their failures too. ``device_id`` is the caller's device token (API calls);
+    ``address`` the client address the request came from."""
 
     __tablename__ = "audit_log"
     id: int | None = Field(default=None, primary_key=True)
@@ -240,3 +257,6 @@ class AuditLog(SQLModel, table=True):
     entity_id: str = Field(index=True, max_length=200)
     district_code: str | None = Field(default=None, max_length=6)
     detail: str = Field(default="", max_length=500)
+    # No foreign key: the log outlives what it names, and a row must never fail to be written.
+    device_id: int | None = Field(default=None)
+    address: str | None = Field(default=None, max_length=64)

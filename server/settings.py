@@ -4,7 +4,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.terms import TermDates
@@ -28,6 +28,24 @@ class Settings(BaseSettings):
     # A city calendar as JSON: {"2025-1": {"start": "...", "end": "...",
     #   "teaching_start": "...", "teaching_end": "..."}}; empty: the defaults of shared.terms.
     term_calendar: str = ""
+    # Console sign-ins end after this many minutes without a request (and after 12 h at most).
+    console_idle_minutes: int = Field(default=30, ge=1)
+    # Failed logins allowed per username and per client address in a window (the `limits`
+    # notation); past either, 429 until the window moves on. An address gets more: a
+    # school's staff share one NAT address.
+    login_failures_per_account: str = "5/15 minutes"
+    login_failures_per_address: str = "50/15 minutes"
+    # Where the failure counts live: this process, or a store every server process shares.
+    rate_limit_storage: str = "memory://"
+    rate_limit_key_prefix: str = "songjiao"
+
+    @field_validator("login_failures_per_account", "login_failures_per_address")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # refuse to start with a limit nobody can read
+        return value
 
     @model_validator(mode="after")
     def _secret_outside_development(self) -> "Settings":

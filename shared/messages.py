@@ -135,6 +135,20 @@ ZH_CN: dict[str, str] = {
     "demo.login_itinerant": "  巡回指导教师  {username}",
     "demo.login_pattern": "  其他账号：协调员 c_区县代码，送教教师 t_区县代码_序号，"
     "巡回指导教师 i_区县代码_序号（已存在的同名账号保留原密码）",
+    # sign-in, sessions, throttling, audit (issue 7)
+    "too_many_attempts": "登录失败次数过多，请 {minutes} 分钟后再试",
+    "console.session_ended": "登录已失效，请重新登录",
+    "console.password_title": "修改密码",
+    "console.password_changed": "密码已修改，其他浏览器和所有手机上的登录均已退出",
+    "console.password_wrong": "原密码不正确",
+    "console.password_mismatch": "两次输入的新密码不一致",
+    "console.password_too_short": "新密码至少 {min} 个字符",
+    "console.password_same": "新密码不能与原密码相同",
+    "console.signed_out_everywhere": (
+        "已退出“{username}”在所有浏览器和手机上的登录（{sessions} 个控制台会话，{devices} 台设备）"
+    ),
+    "console.sign_out_everywhere": "退出其所有登录",
+    "console.no_such_user": "没有这个用户，或不在您管理的区县",
     # field-level validation (pydantic error types)
     "field.missing": "缺少必填字段 {field}",
     "field.extra": "不认识的字段 {field}",

@@ -81,6 +81,11 @@ class LiveServer:
             **os.environ,
             "SONGJIAO_DATABASE_URL": self.database_url,
             "SONGJIAO_MEDIA_DIR": str(self.media_dir),
+            # The whole suite signs in from 127.0.0.1 and sends wrong passwords on purpose (the
+            # fuzz test most of all): the shared servers must never lock anyone out. Tests of
+            # throttling start their own server with tight limits in ``extra_env``.
+            "SONGJIAO_LOGIN_FAILURES_PER_ACCOUNT": "1000000/15 minutes",
+            "SONGJIAO_LOGIN_FAILURES_PER_ADDRESS": "1000000/15 minutes",
             **self.extra_env,
         }
 

@@ -1,15 +1,17 @@
-"""The devices signed in as the district's staff, and revoking one (a lost or shared phone)."""
+"""The devices signed in as the district's staff; revoking one (a lost or shared phone), and
+signing a user out everywhere (every console session and device token)."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
 from server.console.csrf import CsrfForm
-from server.console.web import ConsoleRoute, ViewerDep, flash, render
+from server.console.web import ConsoleRoute, Viewer, ViewerDep, flash, render
 from server.deps import SessionDep
 from server.errors import ApiError
 from server.models import DeviceToken, User
-from server.services import users
+from server.services import audit, console_sessions, users
+from shared.domain import Role
 from shared.messages import t
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -39,7 +41,46 @@ def revoke(
     owner = session.get(User, device.user_id) if device else None
     if device is None or owner is None or not viewer.scope.sees_district(owner.district_code or ""):
         raise ApiError(404, "not_found")
-    users.revoke_token(session, token_id=device.id or 0)
+    users.revoke_token(session, token_id=device.id or 0, actor=viewer.user.username)
     session.commit()
     flash(request, t("console.device_revoked", device=device.device_name, username=owner.username))
     return RedirectResponse("/devices", status_code=303)
+
+
+@router.post("/devices/sign-out-everywhere")
+def sign_out_everywhere(
+    request: Request, form: CsrfForm, viewer: ViewerDep, session: SessionDep
+) -> Response:
+    """End every console session and device token of ``username``: an admin for anyone, a
+    coordinator for the staff of their district (not for an admin)."""
+    username = str(form.get("username") or "").strip()[:64]
+    target = session.exec(select(User).where(User.username == username)).first()
+    if target is None or not _may_sign_out(viewer, target):
+        raise ApiError(404, "console.no_such_user")
+    sessions, devices_ended = console_sessions.end_all(session, user=target)
+    audit.record(
+        session,
+        actor=viewer.user.username,
+        action="sign_out_everywhere",
+        entity="user",
+        entity_id=target.username,
+        district_code=target.district_code,
+        detail=f"console_sessions={sessions} devices={devices_ended}",
+    )
+    session.commit()
+    flash(
+        request,
+        t(
+            "console.signed_out_everywhere",
+            username=target.username,
+            sessions=sessions,
+            devices=devices_ended,
+        ),
+    )
+    return RedirectResponse("/devices", status_code=303)
+
+
+def _may_sign_out(viewer: Viewer, target: User) -> bool:
+    if viewer.is_admin:
+        return True
+    return target.role != Role.ADMIN and viewer.scope.sees_district(target.district_code or "")

@@ -5,9 +5,8 @@ The API answers errors as JSON; the console answers them as pages. Console route
 message, and a missing or expired sign-in into a redirect to ``/login``.
 """
 
-import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,12 +17,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 
 from server.console import csrf
-from server.deps import SessionDep
+from server.deps import SessionDep, SettingsDep, client_address
 from server.errors import ApiError
 from server.models import User
 from server.scope import Scope
+from server.services import audit, console_sessions
 from shared.messages import describe_validation_errors, t
 from shared.terms import SHANGHAI
 
@@ -31,9 +32,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 # Pages show children's data: never keep them in a shared or back-button cache.
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-# A signed cookie cannot be revoked server-side; an absolute lifetime bounds a stolen one.
-SESSION_HOURS = 12
-_UID, _LOGIN_AT, _FLASH = "uid", "login_at", "flash"
+# The cookie outlives no session: the server's row (console_sessions) decides, this only
+# makes the browser forget the cookie at the same absolute lifetime.
+SESSION_HOURS = int(console_sessions.LIFETIME.total_seconds() // 3600)
+# The cookie holds the session id; the row behind it says whether it is still valid.
+_SID, _FLASH = "sid", "flash"
 
 
 def _yuan(fen: int | None) -> str:
@@ -69,35 +72,53 @@ class LoginRequired(Exception):
 class Viewer:
     user: User
     scope: Scope
+    session_id: int  # the console_session row this request signed in with
 
     @property
     def is_admin(self) -> bool:
         return self.scope.role == "admin"
 
 
-def sign_in(request: Request, user: User) -> None:
-    """A fresh session for ``user``: nothing from before the login survives (fixation)."""
+def sign_in(request: Request, session: Session, user: User) -> int:
+    """A fresh session for ``user``: nothing from before the login survives (fixation).
+    Returns the new console_session row's id; the caller commits."""
+    raw, row = console_sessions.start(session, user=user, address=client_address(request))
     request.session.clear()
-    request.session[_UID] = user.id
-    request.session[_LOGIN_AT] = int(time.time())
+    request.session[_SID] = raw
     csrf.rotate(request)
+    return row.id or 0
 
 
-def current_viewer(request: Request, session: SessionDep) -> Viewer:
-    uid, login_at = request.session.get(_UID), request.session.get(_LOGIN_AT)
-    if not isinstance(uid, int) or not isinstance(login_at, int):
+def session_id(request: Request) -> str | None:
+    """The session id the cookie carries (valid or not: ``current_viewer`` decides)."""
+    raw = request.session.get(_SID)
+    return raw if isinstance(raw, str) and raw else None
+
+
+def signed_out(request: Request) -> None:
+    """Forget the sign-in in this browser (the server's row is ended by the caller)."""
+    request.session.clear()
+
+
+def current_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer:
+    raw = session_id(request)
+    found = (
+        console_sessions.resolve(
+            session, raw, idle=timedelta(minutes=settings.console_idle_minutes)
+        )
+        if raw
+        else None
+    )
+    if found is None:
+        if raw:
+            request.session.clear()
         raise LoginRequired
-    if time.time() - login_at > SESSION_HOURS * 3600:
-        request.session.clear()
-        raise LoginRequired
-    user = session.get(User, uid)
-    if user is None or not user.active:
-        request.session.clear()
-        raise LoginRequired
+    row, user = found
+    audit.note_origin(session, address=client_address(request))
     scope = Scope.of(user)
     if scope.is_staff_in_field:
         raise ApiError(403, "console.field_role_refused")
-    return Viewer(user, scope)
+    return Viewer(user, scope, row.id or 0)
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
@@ -124,7 +145,7 @@ def render(
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    signed_in = isinstance(request.session.get(_UID), int)
+    signed_in = session_id(request) is not None
     return render(
         request,
         "error.html",

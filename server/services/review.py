@@ -8,6 +8,9 @@ Both hold the change-counter lock before reading the visit, like a push does, so
 teacher's concurrent edit queue rather than overwrite each other; and a review names the
 version the coordinator looked at, so an edit that arrived in between is not approved unseen.
 
+Every decision and resolution leaves an audit row in the same transaction (the reviewer, the
+visit, the outcome), so a decision is never stored without its row.
+
 Callers commit. Errors are ``ApiError``: 403 ``review.admin_read_only`` (anyone but a
 coordinator), 404 ``not_found`` (outside the caller's district or absent), 409
 ``record_deleted`` / ``review.visit_changed``, 400 for a bad decision, reason or flag.
@@ -21,6 +24,7 @@ from server.db import lock_changes, next_seq
 from server.errors import ApiError
 from server.models import Visit, utcnow
 from server.scope import Scope
+from server.services import audit
 from shared.domain import ReviewStatus, Role
 from shared.messages import t
 
@@ -56,6 +60,7 @@ def review_visit(
     visit.counted = decision == ReviewStatus.APPROVED
     visit.seq = next_seq(session)
     session.add(visit)
+    _audit(session, scope, visit, decision, f"version={visit.version} reason={reason}")
     session.flush()
     return visit
 
@@ -84,8 +89,21 @@ def resolve_flag(
     visit.flag_notes = notes
     visit.seq = next_seq(session)
     session.add(visit)
+    _audit(session, scope, visit, "resolve_flag", f"flag={code} reason={reason}")
     session.flush()
     return visit
+
+
+def _audit(session: Session, scope: Scope, visit: Visit, outcome: str, detail: str) -> None:
+    audit.record(
+        session,
+        actor=scope.username,
+        action="review",
+        entity="visit",
+        entity_id=visit.id,
+        district_code=visit.district_code,
+        detail=f"{outcome} {detail}",
+    )
 
 
 def _require_reviewer(scope: Scope) -> None:

@@ -4,7 +4,8 @@ from sqlmodel import Session, select
 
 from server.errors import ApiError
 from server.models import DeviceToken, District, User, utcnow
-from server.security import hash_password, new_token, token_hash, verify_password
+from server.security import hash_password, new_token, token_hash
+from server.services import audit
 from shared.domain import Role
 
 
@@ -39,22 +40,34 @@ def add_user(
     return user
 
 
-def login(session: Session, *, username: str, password: str, device_name: str) -> tuple[str, User]:
-    """A new device token for a correct password; 401 otherwise (same answer for unknown user)."""
-    user = session.exec(select(User).where(User.username == username)).first()
-    if not verify_password(password, user.password_hash if user else None) or not (
-        user and user.active
-    ):
-        raise ApiError(401, "bad_credentials")
+def issue_token(session: Session, *, user: User, device_name: str) -> tuple[str, DeviceToken]:
+    """A new device token for ``user`` (whose password was checked); only its hash is kept."""
     assert user.id is not None  # read back from the table, so it has its key
     token = new_token()
-    session.add(DeviceToken(user_id=user.id, device_name=device_name, token_hash=token_hash(token)))
-    return token, user
+    device = DeviceToken(user_id=user.id, device_name=device_name, token_hash=token_hash(token))
+    session.add(device)
+    session.flush()
+    return token, device
 
 
-def revoke_token(session: Session, *, token_id: int) -> DeviceToken | None:
+def revoke_token(
+    session: Session, *, token_id: int, actor: str, action: str = "revoke"
+) -> DeviceToken | None:
+    """End device token ``token_id`` (audited as ``action`` by ``actor``); revoking a revoked
+    token changes nothing and logs nothing."""
     device = session.get(DeviceToken, token_id)
-    if device is not None and device.revoked_at is None:
-        device.revoked_at = utcnow()
-        session.add(device)
+    if device is None or device.revoked_at is not None:
+        return device
+    device.revoked_at = utcnow()
+    session.add(device)
+    owner = session.get(User, device.user_id)
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity="device",
+        entity_id=str(token_id),
+        district_code=owner.district_code if owner else None,
+        detail=f"user={owner.username if owner else ''} device={device.device_name}",
+    )
     return device

@@ -1,9 +1,13 @@
 """Login per device; tokens as hashes; 401 for anything but a live token."""
 
+import re
+from datetime import timedelta
+
 from sqlmodel import select
 
-from server.models import DeviceToken
+from server.models import DeviceToken, utcnow
 from server.security import token_hash
+from shared.terms import SHANGHAI
 from tests.conftest import World
 from tests.factories import PASSWORD, Factory
 from tests.live import Client, LiveServer
@@ -74,3 +78,55 @@ def test_coordinator_cannot_revoke_other_districts_device(world: World, factory:
     other_coord = factory.login(factory.user("coordinator", other_district))
     target = next(d for d in other_coord.get("/devices").json() if d["username"] == outsider)
     assert world.c.post(f"/devices/{target['id']}/revoke").status_code == 404
+
+
+def _device(factory: Factory, token: str) -> DeviceToken:
+    with factory.session() as s:
+        return s.exec(select(DeviceToken).where(DeviceToken.token_hash == token_hash(token))).one()
+
+
+def test_logout_revokes_exactly_the_calling_token(world: World, factory: Factory) -> None:
+    phone = factory.login(world.teacher, device="退出的手机")
+    assert phone.post("/auth/logout").status_code == 204
+    assert phone.get("/sync/pull").status_code == 401
+    again = phone.post("/auth/logout")
+    assert again.status_code == 401 and again.json()["error"]["code"] == "unauthorized"
+    assert world.t.get("/sync/pull").status_code == 200  # the teacher's other device
+    listed = next(d for d in world.c.get("/devices").json() if d["device_name"] == "退出的手机")
+    assert listed["revoked"] is True
+    assert Client(phone.server).post("/auth/logout").status_code == 401  # no token at all
+
+
+def test_last_used_at_is_kept_at_most_once_a_minute(world: World, factory: Factory) -> None:
+    phone = factory.login(world.teacher, device="常用手机")
+    assert _device(factory, phone.token or "").last_used_at is None
+    assert phone.get("/auth/me").status_code == 200
+    first = _device(factory, phone.token or "").last_used_at
+    assert first is not None and utcnow() - first < timedelta(seconds=30)
+    assert phone.get("/sync/pull").status_code == 200
+    assert _device(factory, phone.token or "").last_used_at == first  # within the minute
+    with factory.session() as s:
+        device = _device(factory, phone.token or "")
+        device.last_used_at = utcnow() - timedelta(minutes=2)
+        s.add(device)
+        s.commit()
+    assert phone.get("/auth/me").status_code == 200
+    moved = _device(factory, phone.token or "").last_used_at
+    assert moved is not None and moved > first - timedelta(seconds=1)
+    listed = next(d for d in world.c.get("/devices").json() if d["device_name"] == "常用手机")
+    assert listed["last_used_at"] == moved.isoformat()
+
+
+def test_console_device_list_shows_last_use(world: World, factory: Factory) -> None:
+    from tests.server.test_console import Console
+
+    phone = factory.login(world.teacher, device="显示时间的手机")
+    phone.get("/auth/me")
+    used = _device(factory, phone.token or "").last_used_at
+    assert used is not None
+    coord = Console(world.c.server)
+    coord.login(world.coordinator)
+    page = coord.get("/devices").text
+    row = re.search(r"显示时间的手机</td>(.*?)</tr>", page, re.S)
+    assert row is not None and used.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") in row.group(1)
+    assert "最近使用" in page

@@ -94,3 +94,35 @@ def test_0003_fills_the_tally_from_stored_visits_and_downgrades(empty_database: 
         indexes = {i["name"] for i in sa.inspect(conn).get_indexes("visit")}
     engine.dispose()
     assert "visit_tally" not in names and "ix_visit_term_sums" in indexes
+
+
+def test_0004_adds_console_sessions_and_audit_origin_and_downgrades(empty_database: str) -> None:
+    """Audit rows written before 0004 survive it with no device or address; a downgrade to
+    0003 drops the session table and the two columns again."""
+    from alembic import command
+
+    from server.db import alembic_config
+
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0003")
+    engine = make_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_log (at, actor, action, entity, entity_id, detail)"
+                " VALUES ('2025-10-09 01:00:00', 'c1', 'view', 'visit', 'v1', '')"
+            )
+        )
+    command.upgrade(config, "head")
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT actor, device_id, address FROM audit_log")).one()
+        tables = set(sa.inspect(conn).get_table_names())
+    assert tuple(row) == ("c1", None, None) and "console_session" in tables
+    command.downgrade(config, "0003")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("audit_log")}
+        tables = set(sa.inspect(conn).get_table_names())
+        kept = conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one()
+    engine.dispose()
+    assert "console_session" not in tables and "device_id" not in columns and kept == 1
+    assert "address" not in columns

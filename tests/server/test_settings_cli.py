@@ -1,5 +1,8 @@
 """Settings refuse unsafe defaults; the user command reads the password from stdin."""
 
+import re
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -53,3 +56,16 @@ def test_user_add_refuses_unknown_district_and_empty_password(server: LiveServer
         "user", "add", "li_laoshi", "--role", "teacher", "--district", "999999", stdin="\n"
     )
     assert out.returncode == 2 and "密码不能为空" in out.stderr
+
+
+def test_every_setting_is_in_the_readme_settings_table() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(SONGJIAO_[A-Z_]+)` \|", readme, re.M))
+    missing = {f"SONGJIAO_{name.upper()}" for name in Settings.model_fields} - documented
+    assert missing == set()
+
+
+def test_a_login_limit_nobody_can_read_refuses_to_start() -> None:
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, login_failures_per_account="five a quarter")
+    assert Settings(_env_file=None).login_failures_per_address == "50/15 minutes"
