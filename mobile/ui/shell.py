@@ -17,6 +17,7 @@ from typing import Protocol
 
 import flet as ft
 
+from mobile.core.revoke import Revoker
 from mobile.core.store import Store
 from mobile.core.sync import SyncReport
 from mobile.ui import widgets as w
@@ -88,8 +89,12 @@ class FieldApp:
             store, devices.secrets, default_server=default_server, clock=clock, client_kw=client_kw
         )
         self.runner = SyncRunner(self.state, self._on_sync, **(scheduler_kw or {}))
+        self.revoker = Revoker(
+            devices.secrets, store.sync_lock, http=(client_kw or {}).get("http"), base_s=5.0
+        )
         self.screens: list[Screen] = []
         self._routing = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -100,10 +105,23 @@ class FieldApp:
         self.page.on_close = self._closed
         await self.state.resume()
         self.runner.start()
+        self.revoker.start()  # a sign-out whose revocation has not reached the server yet
         await self.show(self.page.route or "/")
 
     async def _closed(self) -> None:
         await self.runner.stop()
+        await self.revoker.stop()
+
+    def network_back(self) -> None:
+        """The network came back: sync, and send a queued revocation, now."""
+        self.runner.trigger(manual=False)
+        self.revoker.trigger()
+
+    async def sign_out(self) -> None:
+        """Stop syncing, queue the token's revocation, wipe this device's data, send it."""
+        await self.runner.stop()
+        await self.state.sign_out()
+        self.revoker.trigger()
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -215,6 +233,11 @@ class FieldApp:
                 screen.on_sync(report)
             except Exception:
                 log.exception("refreshing %s", screen.route)
+        if report is not None and report.needs_sign_in and self.state.user is None:
+            # Signed out from another tab of this browser: this one stops showing its data.
+            task = asyncio.get_running_loop().create_task(self.go("/login"))
+            self._tasks.add(task)  # the loop keeps only a weak reference
+            task.add_done_callback(self._tasks.discard)
         if report is not None:
             manual = self.runner.status.manual
             if not report.ok and (manual or report.needs_sign_in):
