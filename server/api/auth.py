@@ -1,6 +1,6 @@
 """Login per device, and revoking a device's token."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
@@ -48,6 +48,15 @@ def login(body: LoginIn, session: SessionDep) -> LoginOut:
     )
     session.commit()
     return LoginOut(token=token, user=UserOut.model_validate(user, from_attributes=True))
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    """Revoke exactly the calling token (the phone's sign-out). Minimal copy for the web app's
+    tests; the integrator keeps one (see the webapp branch's report)."""
+    users.revoke_token(session, token_id=request.state.device_id)
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.get("/auth/me", response_model=UserOut)
