@@ -11,7 +11,9 @@ update would leave changes unsent.
 """
 
 import asyncio
+import contextvars
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -26,6 +28,16 @@ from mobile.ui.state import AppState, Clock, SyncRunner, china_now
 from shared.messages import t
 
 log = logging.getLogger(__name__)
+
+# The app sessions open on each store. In the web app the tabs of one browser share its store:
+# signing out in one tab ends the others' sessions at once, not at their next sync round.
+_sessions: "weakref.WeakKeyDictionary[Store, weakref.WeakSet[FieldApp]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def sessions_on(store: Store) -> "weakref.WeakSet[FieldApp]":
+    return _sessions.setdefault(store, weakref.WeakSet())
 
 
 class Screen(Protocol):
@@ -103,12 +115,14 @@ class FieldApp:
         self.page.on_route_change = self._route_changed
         self.page.on_view_pop = self._view_popped
         self.page.on_close = self._closed
+        sessions_on(self.store).add(self)
         await self.state.resume()
         self.runner.start()
         self.revoker.start()  # a sign-out whose revocation has not reached the server yet
         await self.show(self.page.route or "/")
 
     async def _closed(self) -> None:
+        sessions_on(self.store).discard(self)
         await self.runner.stop()
         await self.revoker.stop()
 
@@ -122,6 +136,17 @@ class FieldApp:
         await self.runner.stop()
         await self.state.sign_out()
         self.revoker.trigger()
+        for other in list(sessions_on(self.store)):
+            if other is not self:
+                # In the other tab's own session; a copied context, because run_task sets the
+                # current page in the caller's context (it would point this tab at the other).
+                contextvars.copy_context().run(other.page.run_task, other.signed_out_elsewhere)
+
+    async def signed_out_elsewhere(self) -> None:
+        """Another tab of this browser signed out: this session's token is gone too."""
+        await self.runner.stop()
+        self.state.client = None
+        await self.go("/login")
 
     # -- navigation -------------------------------------------------------------------------
 

@@ -111,10 +111,10 @@ def test_tabs_of_one_browser_share_its_store_and_its_sign_out(
                 await first_ui.click(t("ui.action.sign_out"))
                 await first_ui.click(t("ui.signout.yes"))
                 # The second tab's session ended with the first's: it syncs no more.
-                assert second.state.user is None and second.state.client is None
-                await second_ui.click("立即同步")
                 await second_ui.wait_for(lambda: second_ui.route() == "/login")
-                await second_ui.wait_for(lambda: not second.runner.active)
+                assert not second.runner.active and second.state.client is None
+                assert not second_ui.has_text("张小明")
+                assert not second.runner.trigger()
             finally:
                 await second_ui.close()
         finally:
