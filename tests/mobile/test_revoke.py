@@ -4,7 +4,6 @@ sent once when online; and a session that signed out never syncs with its old to
 import asyncio
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -19,20 +18,7 @@ from tests.conftest import World
 from tests.factories import PASSWORD
 from tests.live import LiveServer
 from tests.mobile.helpers import TEACHER, home_record
-from tests.mobile.netfaults import CountingSession, failing_server
-
-
-class Network(CountingSession):
-    """The phone's network: counts what it sends; while ``up`` is False nothing gets out."""
-
-    def __init__(self, up: bool = True) -> None:
-        super().__init__()
-        self.up = up
-
-    def send(self, request: requests.PreparedRequest, **kw: Any) -> requests.Response:
-        if not self.up:
-            raise requests.ConnectionError("no signal")
-        return super().send(request, **kw)
+from tests.mobile.netfaults import Network, failing_server
 
 
 def _token_works(server: LiveServer, token: str) -> bool:
