@@ -7,6 +7,7 @@ third browser asks for a sign-in with an empty username."""
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
 
@@ -40,6 +41,10 @@ def _visits_on_server(server: LiveServer, username: str) -> int:
 def _local(db: Path, sql: str) -> list[tuple]:
     with sqlite3.connect(db) as conn:  # read-only look beside the running app (WAL)
         return conn.execute(sql).fetchall()
+
+
+def _device_id(page: Any) -> str:
+    return str(page.evaluate("() => JSON.parse(localStorage['flutter.songjiao.device_id'])"))
 
 
 def _sign_in(phone: Phone, username: str, subject: str) -> None:
@@ -123,6 +128,9 @@ def test_two_browsers_two_users_one_web_app_at_the_same_time(
 
         devices = sorted((data / "devices").iterdir())
         assert len(devices) == 2 and not (data / "songjiao.db").exists()
+        # Each browser keeps its device id in its own localStorage (Flutter's shared prefs).
+        kept = {_device_id(p.page) for p in (t_phone, i_phone)}
+        assert kept == {d.name for d in devices}
         stores = {
             _local(d / "songjiao.db", "SELECT value FROM meta WHERE key = 'user'")[0][0]: d
             for d in devices
@@ -175,9 +183,10 @@ def test_two_browsers_two_users_one_web_app_at_the_same_time(
         new_phone = Phone(new_context.new_page(), artifacts)
         new_phone.open(app.url)
         new_phone.see("登录送教通")
-        new_phone.shot("new-browser")
         assert not new_phone.sees("登录已失效")
         assert new_phone.field_text("用户名") == ""
+        new_phone.shot("new-browser")
+        t_phone.shot("teacher-login-settled")
         assert len(list((data / "devices").iterdir())) == 3
     finally:
         for context in (t_context, i_context, new_context):
