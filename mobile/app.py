@@ -51,23 +51,34 @@ def device_stores() -> DeviceStores:
         return _stores
 
 
+DEVICE_ID_TRIES = 3
+DEVICE_ID_TIMEOUT_S = 15.0
+
+
 async def browser_device_id(prefs: ft.SharedPreferences) -> str:
-    """This browser's device id, made and kept in its storage on the first visit. If the
-    browser keeps nothing, this page load is a device of its own (sign in again next time)."""
-    try:
-        value = await asyncio.wait_for(prefs.get(DEVICE_ID_KEY), 10)
-    except Exception:
-        log.warning("browser storage unavailable", exc_info=True)
-        value = None
-    if valid_device_id(value):
-        assert isinstance(value, str)
-        return value
-    device_id = new_device_id()
-    try:
-        await asyncio.wait_for(prefs.set(DEVICE_ID_KEY, device_id), 10)
-    except Exception:
-        log.warning("browser storage unavailable; device id kept for this page only")
-    return device_id
+    """This browser's device id, made and kept in its storage on the first visit.
+
+    Only an answer "no id here" makes a new one: a read that failed or timed out (a busy or
+    reconnecting page) is tried again and never overwrites the id, which would orphan the
+    browser's store with its unsynced records. Storage that never answers: this page load is
+    a device of its own, and nothing is written.
+    """
+    for _ in range(DEVICE_ID_TRIES):
+        try:
+            value = await asyncio.wait_for(prefs.get(DEVICE_ID_KEY), DEVICE_ID_TIMEOUT_S)
+        except Exception:
+            log.warning("browser storage did not answer", exc_info=True)
+            continue
+        if valid_device_id(value):
+            assert isinstance(value, str)
+            return value
+        device_id = new_device_id()  # none yet (or not one of ours): this browser's first visit
+        try:
+            await asyncio.wait_for(prefs.set(DEVICE_ID_KEY, device_id), DEVICE_ID_TIMEOUT_S)
+        except Exception:
+            log.warning("browser storage unavailable; device id kept for this page only")
+        return device_id
+    return new_device_id()
 
 
 async def device_store(page: ft.Page) -> tuple[Store, dict, tuple]:

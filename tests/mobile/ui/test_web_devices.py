@@ -135,3 +135,45 @@ def test_device_ids_from_the_browser_are_checked_before_they_name_a_directory(
         assert stores.browser(device) is stores.browser(device)
     finally:
         stores.close()
+
+
+def test_a_device_id_that_could_not_be_read_is_never_replaced(app_data: Path) -> None:
+    """A read that fails (a busy or reconnecting page) is tried again; the browser keeps its
+    id, so its store (and any unsynced record in it) stays its own."""
+    device = "0123456789abcdef0123456789abcdef"
+
+    async def scenario() -> None:
+        browser = Browser()
+        browser.prefs[DEVICE_ID_KEY] = device
+        client = FakeClient()
+        client.prefs, client.secure = browser.prefs, browser.secure
+        failures = iter([True])
+
+        def flaky_get(c: FakeClient, args: dict[str, Any]) -> Any:
+            if next(failures, False):
+                raise RuntimeError("no answer")
+            return c.prefs.get(args["key"])
+
+        client.answers[("SharedPreferences", "get")] = flaky_get
+        page = await client.open(web.main)
+        try:
+            assert browser.prefs[DEVICE_ID_KEY] == device
+            assert page.data.store.dir == app_data / "devices" / device
+        finally:
+            await client.close()
+
+        never = FakeClient()
+        never.prefs = browser.prefs
+
+        def dead(c: FakeClient, args: dict[str, Any]) -> Any:
+            raise RuntimeError("no answer")
+
+        never.answers[("SharedPreferences", "get")] = dead
+        page = await never.open(web.main)
+        try:  # a device for this page only; the browser's id untouched
+            assert browser.prefs[DEVICE_ID_KEY] == device
+            assert page.data.store.dir != app_data / "devices" / device
+        finally:
+            await never.close()
+
+    run(scenario())
