@@ -64,14 +64,12 @@ async def is_queued(secrets: SecretStore, token: str) -> bool:
 
 @asynccontextmanager
 async def holding(lock: threading.Lock) -> AsyncIterator[None]:
-    """Hold a threading lock from the event loop without blocking it. A cancellation while
-    waiting cannot strand the lock: the worker thread that gets it late releases it."""
-    waiting = asyncio.ensure_future(asyncio.to_thread(lock.acquire))
-    try:
-        await asyncio.shield(waiting)
-    except asyncio.CancelledError:
-        waiting.add_done_callback(lambda f: lock.release() if not f.exception() else None)
-        raise
+    """Hold a threading lock from the event loop without blocking it. It polls rather than
+    waits in a worker thread: the holder (a sign-out wiping the store) needs a worker thread
+    itself, and waiters parked in every worker would leave it none. A cancellation while
+    waiting leaves nothing behind."""
+    while not lock.acquire(blocking=False):
+        await asyncio.sleep(0.05)
     try:
         yield
     finally:

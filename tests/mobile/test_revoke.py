@@ -3,6 +3,8 @@ sent once when online; and a session that signed out never syncs with its old to
 
 import asyncio
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import requests
 
 from mobile.core import revoke
 from mobile.core.devices import TOKEN_KEY, MemorySecrets
-from mobile.core.revoke import REVOKE_KEY, Revocation, Revoker
+from mobile.core.revoke import REVOKE_KEY, Revocation, Revoker, holding
 from mobile.core.session import resume, sign_in, sign_out
 from mobile.core.store import Store
 from mobile.core.sync import SyncClient
@@ -145,3 +147,25 @@ def test_resume_adopts_the_token_of_a_store_from_before_fingerprints(tmp_path: P
     store.set_user(TEACHER)
     client = asyncio.run(resume(store, MemorySecrets({TOKEN_KEY: "old-token"})))
     assert isinstance(client, SyncClient) and client.holds_current_token()
+
+
+def test_waiting_for_the_store_lock_never_takes_the_worker_its_holder_needs() -> None:
+    """A sign-out holds the lock and wipes the store in a worker thread; another tab waiting
+    for the lock meanwhile must not occupy that worker (here the only one)."""
+
+    async def scenario() -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+        lock = threading.Lock()
+
+        async def other_tab() -> None:
+            async with holding(lock):
+                pass
+
+        async with holding(lock):
+            waiting = asyncio.ensure_future(other_tab())
+            await asyncio.sleep(0.1)
+            await asyncio.wait_for(asyncio.to_thread(lambda: None), 5)  # the wipe
+        await asyncio.wait_for(waiting, 5)
+        assert not lock.locked()
+
+    asyncio.run(scenario())
