@@ -136,17 +136,29 @@ class FieldApp:
         await self.runner.stop()
         await self.state.sign_out()
         self.revoker.trigger()
+        self.end_stale_sessions()
+
+    def end_stale_sessions(self) -> None:
+        """After this tab signed out or in: the other tabs of this browser, whose token is no
+        longer the store's, follow at once (not at their next sync round, minutes later)."""
         for other in list(sessions_on(self.store)):
-            if other is not self:
+            if other is not self and not other.state.signed_in:
                 # In the other tab's own session; a copied context, because run_task sets the
                 # current page in the caller's context (it would point this tab at the other).
-                contextvars.copy_context().run(other.page.run_task, other.signed_out_elsewhere)
+                contextvars.copy_context().run(other.page.run_task, other.follow_other_tab)
 
-    async def signed_out_elsewhere(self) -> None:
-        """Another tab of this browser signed out: this session's token is gone too."""
+    async def follow_other_tab(self) -> None:
+        """Another tab of this browser signed out, or signed in anew: this session takes up
+        the browser's token if it is the store's (a sign-in), else shows 登录."""
         await self.runner.stop()
-        self.state.client = None
-        await self.go("/login")
+        await self.state.resume()
+        if self.state.user is None:
+            await self.go("/login")
+            return
+        route = self.screens[-1].route if self.screens else "/"
+        self.screens = []  # maybe another user now: nothing built from the old data stays
+        self.runner.start()
+        await self.show(route)
 
     # -- navigation -------------------------------------------------------------------------
 

@@ -103,11 +103,13 @@ def test_tabs_of_one_browser_share_its_store_and_its_sign_out(
         first_ui, first = await browser.tab()
         try:
             await sign_in(first_ui, ui_server.url, field_world.teacher)
+            await first_ui.wait_text("张小明")
             await first_ui.wait_text(t("ui.sync.all_done"))
             second_ui, second = await browser.tab()
             try:
                 assert second.store is first.store  # one object: its locks hold across tabs
-                assert second_ui.route() == "/" and second_ui.has_text("张小明")
+                assert second_ui.route() == "/"
+                await second_ui.wait_text("张小明")
                 await first_ui.click(t("ui.action.sign_out"))
                 await first_ui.click(t("ui.signout.yes"))
                 # The second tab's session ended with the first's: it syncs no more.
@@ -115,6 +117,11 @@ def test_tabs_of_one_browser_share_its_store_and_its_sign_out(
                 assert not second.runner.active and second.state.client is None
                 assert not second_ui.has_text("张小明")
                 assert not second.runner.trigger()
+                # Signed in again in the first tab: the second takes up the new sign-in.
+                await sign_in(first_ui, ui_server.url, field_world.teacher)
+                await second_ui.wait_for(lambda: second_ui.route() == "/")
+                await second_ui.wait_text("张小明")
+                assert second.state.signed_in and second.runner.active
             finally:
                 await second_ui.close()
         finally:
