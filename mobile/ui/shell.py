@@ -156,7 +156,12 @@ class FieldApp:
             await self.go("/login")
             return
         route = self.screens[-1].route if self.screens else "/"
-        self.screens = []  # maybe another user now: nothing built from the old data stays
+        gone, self.screens = self.screens, []  # maybe another user now: nothing old stays
+        for screen in gone:
+            try:
+                await screen.on_leave()  # e.g. a blank visit form drops its empty draft
+            except Exception:
+                log.exception("leaving %s", screen.route)
         self.runner.start()
         await self.show(route)
 
