@@ -25,6 +25,7 @@ import flet as ft
 from mobile.core.device_stores import (
     DEVICE_ID_KEY,
     DeviceStores,
+    legacy_store_note,
     new_device_id,
     valid_device_id,
 )
@@ -134,6 +135,8 @@ def serve(*, server: str, port: int, host: str = "127.0.0.1") -> int:
         f"送教通 手机端（网页版）：http://{host}:{port}/  数据目录：{data_dir().resolve()}",
         flush=True,
     )
+    if note := legacy_store_note(data_dir()):
+        print(note, flush=True)
     ft.run(
         main,
         view=ft.AppView.WEB_BROWSER,

@@ -251,6 +251,9 @@ ZH_CN: dict[str, str] = {
     "mobile.warn.no_photo": "没有照片，记录会被标记为“无照片”",
     # web app devices and sign-out (issue 7)
     "mobile.device_name.web": "送教通网页版（{device}）",
+    "mobile.web.legacy_store": "注意：{path} 是旧版网页端所有浏览器共用的本机数据，"
+    "其中 {records} 条记录尚未同步。新版每个浏览器使用各自的数据，不再读取它；"
+    "请用旧版同步后再删除。",
     # mobile ui (the field app's screens: mobile/ui/*)
     "ui.app_title": "送教通",
     "ui.login.title": "登录送教通",

@@ -16,7 +16,8 @@ import threading
 import uuid
 from pathlib import Path
 
-from mobile.core.store import Store
+from mobile.core.store import DB_NAME, Store
+from shared.messages import t
 
 DEVICE_ID_KEY = "songjiao.device_id"  # the browser's key/value storage
 DEVICES_DIR = "devices"
@@ -30,6 +31,17 @@ def new_device_id() -> str:
 def valid_device_id(value: object) -> bool:
     """Only ids this app makes: a value from the browser becomes a directory name."""
     return isinstance(value, str) and _DEVICE_ID.fullmatch(value) is not None
+
+
+def legacy_store_note(root: Path) -> str | None:
+    """A warning for the web app's start when the store every browser used to share is still
+    in ``root`` with records never synced: the web app no longer reads it (whose would they
+    be?), so they are pointed out, never silently dropped or given to the first browser."""
+    if not (root / DB_NAME).exists():
+        return None
+    with Store(root) as store:
+        waiting = store.pending_counts().records
+    return t("mobile.web.legacy_store", path=root / DB_NAME, records=waiting) if waiting else None
 
 
 class DeviceStores:

@@ -9,10 +9,16 @@ import pytest
 
 import mobile.app as web
 from mobile.core import revoke
-from mobile.core.device_stores import DEVICE_ID_KEY, DeviceStores, valid_device_id
+from mobile.core.device_stores import (
+    DEVICE_ID_KEY,
+    DeviceStores,
+    legacy_store_note,
+    valid_device_id,
+)
 from mobile.ui.shell import FieldApp
 from shared.messages import t
 from tests.live import LiveServer
+from tests.mobile.helpers import home_record, seeded
 from tests.mobile.ui.appkit import run
 from tests.mobile.ui.conftest import Field
 from tests.mobile.ui.harness import FakeClient
@@ -184,3 +190,15 @@ def test_a_device_id_that_could_not_be_read_is_never_replaced(app_data: Path) ->
             await never.close()
 
     run(scenario())
+
+
+def test_the_old_shared_store_with_unsynced_records_is_pointed_out_not_taken(
+    tmp_path: Path,
+) -> None:
+    assert legacy_store_note(tmp_path) is None  # a fresh install
+    store = seeded(tmp_path)
+    assert legacy_store_note(tmp_path) is None  # nothing waiting: nothing to say
+    store.outbox.save_visit(home_record("ST1"))
+    store.close()
+    note = legacy_store_note(tmp_path)
+    assert note is not None and "1 条记录尚未同步" in note
