@@ -17,14 +17,17 @@ import logging
 import random
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import requests
 
 from mobile.core.devices import SecretStore
 from mobile.core.sync import API, TIMEOUT, backoff_delay
 
+T = TypeVar("T")
 REVOKE_KEY = "songjiao.revoke"  # secure storage: JSON list of {"server", "token"}
 log = logging.getLogger(__name__)
 
@@ -62,12 +65,21 @@ async def is_queued(secrets: SecretStore, token: str) -> bool:
     return any(i.token == token for i in await queued(secrets))
 
 
+# Blocking work done while the loop holds a store's sync lock runs here, not in the loop's
+# default workers: other tabs' sync rounds may be parked in all of those, waiting for the lock.
+_HOLDER_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sync-lock-holder")
+
+
+async def while_holding(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking ``fn(*args)`` for a coroutine that holds a store's ``sync_lock``."""
+    return await asyncio.get_running_loop().run_in_executor(_HOLDER_THREADS, fn, *args)
+
+
 @asynccontextmanager
 async def holding(lock: threading.Lock) -> AsyncIterator[None]:
     """Hold a threading lock from the event loop without blocking it. It polls rather than
-    waits in a worker thread: the holder (a sign-out wiping the store) needs a worker thread
-    itself, and waiters parked in every worker would leave it none. A cancellation while
-    waiting leaves nothing behind."""
+    waits in a worker thread, so waiting takes no worker from anyone; a cancellation while
+    waiting leaves nothing behind. Blocking work under it: ``while_holding``."""
     while not lock.acquire(blocking=False):
         await asyncio.sleep(0.05)
     try:
@@ -105,7 +117,7 @@ class Revoker:
         async with holding(self.lock):
             items = await queued(self.secrets)  # re-read: another tab may have sent some
             for item in list(items):
-                if not await asyncio.to_thread(self._post, item):
+                if not await while_holding(self._post, item):
                     return False
                 items.remove(item)
                 await _write(self.secrets, items)

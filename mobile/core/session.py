@@ -67,5 +67,5 @@ async def sign_out(store: Store, secrets: SecretStore) -> None:
 
 
 async def _finish_sign_out(store: Store, secrets: SecretStore) -> None:
-    await asyncio.to_thread(store.sign_out)
+    await revoke.while_holding(store.sign_out)  # the caller may hold the store's sync lock
     await secrets.delete(TOKEN_KEY)

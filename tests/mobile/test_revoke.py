@@ -19,7 +19,7 @@ from mobile.core.sync import SyncClient
 from tests.conftest import World
 from tests.factories import PASSWORD
 from tests.live import LiveServer
-from tests.mobile.helpers import TEACHER, home_record
+from tests.mobile.helpers import TEACHER, home_record, seeded
 from tests.mobile.netfaults import Network, failing_server
 
 
@@ -169,3 +169,31 @@ def test_waiting_for_the_store_lock_never_takes_the_worker_its_holder_needs() ->
         assert not lock.locked()
 
     asyncio.run(scenario())
+
+
+def test_a_sign_out_completes_while_other_tabs_rounds_wait_in_every_worker(
+    tmp_path: Path,
+) -> None:
+    """Other tabs' sync rounds wait for the lock inside worker threads (here the only one);
+    the sign-out holding the lock must still wipe the store and send the revocation."""
+    store = seeded(tmp_path)
+    store.set_server_url("http://127.0.0.1:9")
+    secrets = MemorySecrets({TOKEN_KEY: "a-token"})
+
+    async def scenario() -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+
+        def other_tabs_round() -> None:
+            with store.sync_lock:
+                pass
+
+        async with holding(store.sync_lock):
+            parked = asyncio.ensure_future(asyncio.to_thread(other_tabs_round))
+            await asyncio.sleep(0.1)
+            await asyncio.wait_for(sign_out(store, secrets), 10)
+            sent = Revoker(secrets, threading.Lock(), http=Network(up=False))
+            assert await asyncio.wait_for(sent.send(), 10) is False
+        await asyncio.wait_for(parked, 5)
+
+    asyncio.run(scenario())
+    assert store.user() is None and TOKEN_KEY not in secrets.values
