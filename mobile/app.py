@@ -6,10 +6,13 @@
   (the Flutter client and the CJK font come from this process, so it works offline).
 - ``python -m mobile.app --server URL --port P``: the same, for tests that must kill it by PID.
 
-One store per process (the web app is one phone): every browser session shares it.
+A phone is one device with one store. In the web app each browser is a device of its own, with
+its own store (``mobile.core.device_stores``), keyed by an id kept in that browser's storage; the
+tabs of one browser share that device's store.
 """
 
 import argparse
+import asyncio
 import logging
 import os
 import secrets
@@ -19,25 +22,78 @@ from pathlib import Path
 
 import flet as ft
 
+from mobile.core.device_stores import (
+    DEVICE_ID_KEY,
+    DeviceStores,
+    legacy_store_note,
+    new_device_id,
+    valid_device_id,
+)
 from mobile.core.store import Store, data_dir
 from mobile.ui.devices import flet_devices
 from mobile.ui.shell import FieldApp
+from shared.messages import t
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 SERVER_ENV = "SONGJIAO_APP_SERVER"  # the sign-in form's default server address
 
-_store: Store | None = None
-_store_lock = threading.Lock()
+_stores: DeviceStores | None = None
+_stores_lock = threading.Lock()
 log = logging.getLogger(__name__)
 
 
-def shared_store() -> Store:
-    global _store
-    with _store_lock:
-        if _store is None:
-            _store = Store(data_dir())
-        return _store
+def device_stores() -> DeviceStores:
+    """This process's stores (one per device), under the data directory."""
+    global _stores
+    with _stores_lock:
+        if _stores is None:
+            _stores = DeviceStores(data_dir())
+        return _stores
+
+
+DEVICE_ID_TRIES = 3
+DEVICE_ID_TIMEOUT_S = 15.0
+
+
+async def browser_device_id(prefs: ft.SharedPreferences) -> str:
+    """This browser's device id, made and kept in its storage on the first visit.
+
+    Only an answer "no id here" makes a new one: a read that failed or timed out (a busy or
+    reconnecting page) is tried again and never overwrites the id, which would orphan the
+    browser's store with its unsynced records. Storage that never answers: this page load is
+    a device of its own, and nothing is written.
+    """
+    for _ in range(DEVICE_ID_TRIES):
+        try:
+            value = await asyncio.wait_for(prefs.get(DEVICE_ID_KEY), DEVICE_ID_TIMEOUT_S)
+        except Exception:
+            log.warning("browser storage did not answer", exc_info=True)
+            continue
+        if valid_device_id(value):
+            assert isinstance(value, str)
+            return value
+        device_id = new_device_id()  # none yet (or not one of ours): this browser's first visit
+        try:
+            await asyncio.wait_for(prefs.set(DEVICE_ID_KEY, device_id), DEVICE_ID_TIMEOUT_S)
+        except Exception:
+            log.warning("browser storage unavailable; device id kept for this page only")
+        return device_id
+    return new_device_id()
+
+
+async def device_store(page: ft.Page) -> tuple[Store, dict, tuple]:
+    """The store of the device ``page`` runs on, the sign-in's client settings, and what must
+    stay referenced (Flet drops services nobody holds)."""
+    stores = device_stores()
+    if not page.web:
+        return await asyncio.to_thread(stores.phone), {}, ()
+    prefs = ft.SharedPreferences()
+    device_id = await browser_device_id(prefs)
+    store = await asyncio.to_thread(stores.browser, device_id)
+    # The console's device list tells the browsers apart.
+    client_kw = {"device_name": t("mobile.device_name.web", device=device_id[:6])}
+    return store, client_kw, (prefs,)
 
 
 def upload_dir() -> Path:
@@ -52,14 +108,17 @@ async def main(page: ft.Page) -> None:
 
     def online() -> None:
         if app is not None:
-            app.runner.trigger(manual=False)
+            app.network_back()
 
+    store, client_kw, keep = await device_store(page)
     devices = flet_devices(page, upload_dir=upload_dir() if page.web else None, on_online=online)
+    devices.keep = (*devices.keep, *keep)
     app = FieldApp(
         page,
-        store=shared_store(),
+        store=store,
         devices=devices,
         default_server=os.environ.get(SERVER_ENV, DEFAULT_SERVER),
+        client_kw=client_kw,
     )
     page.data = app  # keeps the app (and its device services) alive with the page
     await app.start()
@@ -72,11 +131,12 @@ def serve(*, server: str, port: int, host: str = "127.0.0.1") -> int:
     # Signs this run's photo upload URLs; a fresh one each start is enough.
     os.environ.setdefault("FLET_SECRET_KEY", secrets.token_hex(16))
     os.environ.setdefault("FLET_MAX_UPLOAD_SIZE", str(32 * 1024 * 1024))
-    shared_store()  # open (and migrate) the store before the first page asks
     print(
         f"送教通 手机端（网页版）：http://{host}:{port}/  数据目录：{data_dir().resolve()}",
         flush=True,
     )
+    if note := legacy_store_note(data_dir()):
+        print(note, flush=True)
     ft.run(
         main,
         view=ft.AppView.WEB_BROWSER,

@@ -263,6 +263,11 @@ ZH_CN: dict[str, str] = {
     "mobile.warn.stale": "开始时间在 {days} 天以前，记录会被标记为“补录时间过久”",
     "mobile.warn.clock": "手机时间与服务器相差约 {minutes} 分钟，请检查手机的日期和时间设置",
     "mobile.warn.no_photo": "没有照片，记录会被标记为“无照片”",
+    # web app devices and sign-out (issue 7)
+    "mobile.device_name.web": "送教通网页版（{device}）",
+    "mobile.web.legacy_store": "注意：{path} 是旧版网页端所有浏览器共用的本机数据，"
+    "其中 {records} 条记录尚未同步。新版每个浏览器使用各自的数据，不再读取它；"
+    "请用旧版同步后再删除。",
     # mobile ui (the field app's screens: mobile/ui/*)
     "ui.app_title": "送教通",
     "ui.login.title": "登录送教通",

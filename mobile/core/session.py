@@ -3,14 +3,17 @@ storage (``devices.SecretStore``). Coroutines, for the views; the blocking work 
 
 A returning user works offline at once (``resume``); ``client.token is None`` or
 ``store.needs_sign_in()`` means: show 登录 again, without wiping anything.
+
+Signing out queues the token's revocation on the server (``mobile.core.revoke``) before wiping.
 """
 
 import asyncio
 from typing import Any
 
+from mobile.core import revoke
 from mobile.core.devices import TOKEN_KEY, SecretStore
 from mobile.core.store import Store
-from mobile.core.sync import SyncClient
+from mobile.core.sync import SyncClient, token_fingerprint
 
 
 async def resume(store: Store, secrets: SecretStore, **client_kw: Any) -> SyncClient | None:
@@ -23,8 +26,16 @@ async def resume(store: Store, secrets: SecretStore, **client_kw: Any) -> SyncCl
     """
     url = store.server_url()
     token = await secrets.get(TOKEN_KEY)
+    if token and await revoke.is_queued(secrets, token):
+        await _finish_sign_out(store, secrets)  # the app was killed mid sign-out
+        return None
     if store.user() is None or url is None or not token:
         return None
+    known = store.token_fingerprint()
+    if known is None:  # a store from before fingerprints: its token is the one in secure storage
+        await asyncio.to_thread(store.set_token_fingerprint, token_fingerprint(token))
+    elif known != token_fingerprint(token):
+        return None  # not the token this store's data belongs to: sign in (nothing is wiped)
     return SyncClient(store, url, token, **client_kw)
 
 
@@ -44,6 +55,17 @@ async def sign_in(
 
 
 async def sign_out(store: Store, secrets: SecretStore) -> None:
-    """Forget the token and wipe the user's local data (check ``pending_counts()`` first)."""
+    """Queue the token's revocation, wipe the user's local data (check ``pending_counts()``
+    first), forget the token; then let a ``Revoker`` send the revocation.
+
+    In this order, a kill at any step leaves the token queued, and ``resume`` finishes the job.
+    """
+    token, url = await secrets.get(TOKEN_KEY), store.server_url()
+    if token and url:
+        await revoke.queue(secrets, url, token)
+    await _finish_sign_out(store, secrets)
+
+
+async def _finish_sign_out(store: Store, secrets: SecretStore) -> None:
+    await revoke.while_holding(store.sign_out)  # the caller may hold the store's sync lock
     await secrets.delete(TOKEN_KEY)
-    await asyncio.to_thread(store.sign_out)

@@ -186,6 +186,15 @@ class Store:
     def set_needs_sign_in(self, flag: bool) -> None:
         self.set_meta("needs_sign_in", "1" if flag else None)
 
+    def token_fingerprint(self) -> str | None:
+        """SHA-256 of the token this store's data belongs to (the token itself stays in secure
+        storage). A client holding another token (a tab left open across a sign-out, another
+        user's sign-in) must not sync this store: ``SyncClient.holds_current_token``."""
+        return self.meta("token_sha256")
+
+    def set_token_fingerprint(self, fingerprint: str) -> None:
+        self.set_meta("token_sha256", fingerprint)
+
     def server_url(self) -> str | None:
         return self.meta("server_url")
 

@@ -12,6 +12,7 @@ store ``needs_sign_in`` and stops; signing in again resumes where it was.
 """
 
 import asyncio
+import hashlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,18 @@ PULL_LIMIT = 1000
 MAX_PULL_PAGES = 10_000
 MAX_PUSH_ROUNDS = 50
 _ENTITIES = set(get_args(Change.model_fields["entity"].annotation))
+
+
+def token_fingerprint(token: str) -> str:
+    """What the store keeps of a token (``Store.token_fingerprint``): never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def backoff_delay(failures: int, base_s: float, max_s: float, rng: random.Random) -> float:
+    """Seconds to wait after ``failures`` failures in a row: exponential with "equal jitter"
+    (half fixed, half random), never below 1 s, so never a busy loop."""
+    ceiling = min(max_s, base_s * 2 ** min(failures - 1, 30))
+    return max(1.0, ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
 class SyncError(Exception):
@@ -150,10 +163,19 @@ class SyncClient:
             )
         except (KeyError, TypeError):
             raise SyncError(t("mobile.bad_response")) from None
-        self.store.set_server_url(self.base)
-        self.store.set_user(user)
+        # Under the sync lock: another tab's round on this store never sees half a sign-in.
+        with self.store.sync_lock:
+            self.store.set_server_url(self.base)
+            self.store.set_user(user)
+            self.store.set_token_fingerprint(token_fingerprint(token))
         self.token = token
         return token
+
+    def holds_current_token(self) -> bool:
+        """This client's token is the one the store's data belongs to (see the store)."""
+        return bool(self.token) and self.store.token_fingerprint() == token_fingerprint(
+            self.token or ""
+        )
 
     # -- one round ------------------------------------------------------------------------
 
@@ -164,6 +186,12 @@ class SyncClient:
             report.error, report.needs_sign_in = t("mobile.signed_out"), True
             return report
         with self.store.sync_lock:  # the button and the scheduler never push side by side
+            if not self.holds_current_token():
+                # Signed out meanwhile (maybe in another tab), maybe someone else signed in:
+                # this token is no longer the store's, and it never will be again.
+                self.token = None
+                report.error, report.needs_sign_in = t("mobile.signed_out"), True
+                return report
             try:
                 report.pulled += self.pull(progress)
                 self.upload_photos(report, progress)
@@ -342,9 +370,7 @@ class SyncScheduler:
             self.failures = 0
             return self.idle_s
         self.failures += 1
-        ceiling = min(self.max_s, self.base_s * 2 ** min(self.failures - 1, 30))
-        # "Equal jitter": half fixed, half random; never below 1 s, so never a busy loop.
-        return max(1.0, ceiling / 2 + self.rng.uniform(0, ceiling / 2))
+        return backoff_delay(self.failures, self.base_s, self.max_s, self.rng)
 
     def trigger(self) -> None:
         """Sync now (the 同步 button, or the network came back). Call from the event loop."""

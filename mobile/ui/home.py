@@ -226,8 +226,7 @@ class HomeScreen(BaseScreen):
         self.app.flush()
 
     async def _do_sign_out(self) -> None:
-        await self.app.runner.stop()
-        await self.app.state.sign_out()
+        await self.app.sign_out()
         await self.app.go("/login")
         self.app.notify(t("ui.signout.done"))
 

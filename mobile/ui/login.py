@@ -69,6 +69,7 @@ class LoginScreen(BaseScreen):
             self.app.flush()
         self.password.value = ""
         self.app.runner.start()  # the first round (the roster) starts at once
+        self.app.end_stale_sessions()  # this browser's other tabs take up the new sign-in
         await self.app.go("/")
         self.app.notify(t("ui.login.welcome", name=user.name or user.username))
         self.app.flush()

@@ -11,12 +11,15 @@ update would leave changes unsent.
 """
 
 import asyncio
+import contextvars
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import flet as ft
 
+from mobile.core.revoke import Revoker
 from mobile.core.store import Store
 from mobile.core.sync import SyncReport
 from mobile.ui import widgets as w
@@ -25,6 +28,16 @@ from mobile.ui.state import AppState, Clock, SyncRunner, china_now
 from shared.messages import t
 
 log = logging.getLogger(__name__)
+
+# The app sessions open on each store. In the web app the tabs of one browser share its store:
+# signing out in one tab ends the others' sessions at once, not at their next sync round.
+_sessions: "weakref.WeakKeyDictionary[Store, weakref.WeakSet[FieldApp]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def sessions_on(store: Store) -> "weakref.WeakSet[FieldApp]":
+    return _sessions.setdefault(store, weakref.WeakSet())
 
 
 class Screen(Protocol):
@@ -88,8 +101,12 @@ class FieldApp:
             store, devices.secrets, default_server=default_server, clock=clock, client_kw=client_kw
         )
         self.runner = SyncRunner(self.state, self._on_sync, **(scheduler_kw or {}))
+        self.revoker = Revoker(
+            devices.secrets, store.sync_lock, http=(client_kw or {}).get("http"), base_s=5.0
+        )
         self.screens: list[Screen] = []
         self._routing = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -98,12 +115,55 @@ class FieldApp:
         self.page.on_route_change = self._route_changed
         self.page.on_view_pop = self._view_popped
         self.page.on_close = self._closed
+        sessions_on(self.store).add(self)
         await self.state.resume()
         self.runner.start()
+        self.revoker.start()  # a sign-out whose revocation has not reached the server yet
         await self.show(self.page.route or "/")
 
     async def _closed(self) -> None:
+        sessions_on(self.store).discard(self)
         await self.runner.stop()
+        await self.revoker.stop()
+
+    def network_back(self) -> None:
+        """The network came back: sync, and send a queued revocation, now."""
+        self.runner.trigger(manual=False)
+        self.revoker.trigger()
+
+    async def sign_out(self) -> None:
+        """Stop syncing, queue the token's revocation, wipe this device's data, send it."""
+        await self.runner.stop()
+        await self.state.sign_out()
+        self.revoker.trigger()
+        self.end_stale_sessions()
+
+    def end_stale_sessions(self) -> None:
+        """After this tab signed out or in: the other tabs of this browser, whose token is no
+        longer the store's, follow at once (not at their next sync round, minutes later)."""
+        for other in list(sessions_on(self.store)):
+            if other is not self and not other.state.signed_in:
+                # In the other tab's own session; a copied context, because run_task sets the
+                # current page in the caller's context (it would point this tab at the other).
+                contextvars.copy_context().run(other.page.run_task, other.follow_other_tab)
+
+    async def follow_other_tab(self) -> None:
+        """Another tab of this browser signed out, or signed in anew: this session takes up
+        the browser's token if it is the store's (a sign-in), else shows 登录."""
+        await self.runner.stop()
+        await self.state.resume()
+        if self.state.user is None:
+            await self.go("/login")
+            return
+        route = self.screens[-1].route if self.screens else "/"
+        gone, self.screens = self.screens, []  # maybe another user now: nothing old stays
+        for screen in gone:
+            try:
+                await screen.on_leave()  # e.g. a blank visit form drops its empty draft
+            except Exception:
+                log.exception("leaving %s", screen.route)
+        self.runner.start()
+        await self.show(route)
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -215,6 +275,11 @@ class FieldApp:
                 screen.on_sync(report)
             except Exception:
                 log.exception("refreshing %s", screen.route)
+        if report is not None and report.needs_sign_in and self.state.user is None:
+            # Signed out from another tab of this browser: this one stops showing its data.
+            task = asyncio.get_running_loop().create_task(self.go("/login"))
+            self._tasks.add(task)  # the loop keeps only a weak reference
+            task.add_done_callback(self._tasks.discard)
         if report is not None:
             manual = self.runner.status.manual
             if not report.ok and (manual or report.needs_sign_in):

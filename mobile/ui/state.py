@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mobile.core import session
+from mobile.core import revoke, session
 from mobile.core.devices import SecretStore
 from mobile.core.models import PendingCounts, User
 from mobile.core.store import Store
@@ -47,13 +47,21 @@ class AppState:
         self.client = await session.resume(self.store, self.secrets, **self.client_kw)
 
     @property
+    def signed_in(self) -> bool:
+        """This session's token is the store's: false once anyone (this tab or another tab of
+        the same browser) signed out, and for good: a dropped token never comes back."""
+        if self.client is not None and not self.client.holds_current_token():
+            self.client = None
+        return self.client is not None
+
+    @property
     def user(self) -> User | None:
-        return self.store.user() if self.client is not None else None
+        return self.store.user() if self.signed_in else None
 
     @property
     def needs_sign_in(self) -> bool:
         """Signed in, but the token is gone or was refused: work goes on, sync waits."""
-        return self.client is None or not self.client.token or self.store.needs_sign_in()
+        return not self.signed_in or self.store.needs_sign_in()
 
     def server_address(self) -> str:
         return self.store.server_url() or self.default_server
@@ -71,13 +79,11 @@ class AppState:
         return user
 
     async def sign_out(self) -> None:
-        """Wipe this user's data; waits for a sync round in flight to finish first."""
-        await asyncio.to_thread(self.store.sync_lock.acquire)
-        try:
+        """Queue the token's revocation and wipe this user's data; waits for a sync round in
+        flight (this tab's or another's) to finish first."""
+        self.client = None  # from now on this session has no token to send
+        async with revoke.holding(self.store.sync_lock):
             await session.sign_out(self.store, self.secrets)
-        finally:
-            self.store.sync_lock.release()
-        self.client = None
 
 
 @dataclass

@@ -36,6 +36,19 @@ class CountingSession(requests.Session):
         return sum(size for _, _, size in self.sent)
 
 
+class Network(CountingSession):
+    """The phone's network: counts what it sends; while ``up`` is False nothing gets out."""
+
+    def __init__(self, up: bool = True) -> None:
+        super().__init__()
+        self.up = up
+
+    def send(self, request: requests.PreparedRequest, **kw: Any) -> requests.Response:
+        if not self.up:
+            raise requests.ConnectionError("no signal")
+        return super().send(request, **kw)
+
+
 class FaultyProxy:
     """Forwards to ``upstream``; each armed fault hits the next matching request once.
 

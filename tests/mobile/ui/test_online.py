@@ -4,13 +4,14 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from mobile.core import revoke
 from mobile.core.devices import MemorySecrets
 from mobile.core.models import VisitState
 from server.models import Visit, VisitPhoto
 from shared.messages import t
 from tests.factories import PASSWORD, Factory
 from tests.live import LiveServer
-from tests.mobile.netfaults import FaultyProxy
+from tests.mobile.netfaults import FaultyProxy, Network
 from tests.mobile.ui.appkit import NOWHERE, Clock, field_app, jpeg, run, store_for
 from tests.mobile.ui.conftest import Field
 from tests.mobile.ui.harness import FakeClient
@@ -143,6 +144,38 @@ def test_a_token_revoked_while_offline_asks_to_sign_in_and_loses_nothing(
             await ui.wait_text(t("ui.sync.all_done"))
         (stored,) = server_visits(ui_server, field_world.teacher)
         assert str(stored.id) == visit_id
+        store.close()
+
+    run(scenario())
+
+
+def test_sign_out_offline_revokes_the_token_once_the_phone_is_back_even_after_a_kill(
+    ui_server: LiveServer, field_world: Field, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        store, secrets, network = store_for(tmp_path, None), MemorySecrets(), Network()
+        coordinator = Factory(ui_server).login(field_world.coordinator)
+
+        def revoked() -> bool:
+            devices = coordinator.get("/devices").json()
+            (mine,) = [d for d in devices if d["username"] == field_world.teacher]
+            return bool(mine["revoked"])
+
+        async with field_app(store, secrets=secrets, client_kw={"http": network}) as (ui, app):
+            await sign_in(ui, ui_server.url, field_world.teacher)
+            await ui.wait_text(t("ui.sync.all_done"))
+            network.up = False  # into the hills
+            await ui.click("退出登录")
+            await ui.click(t("ui.signout.yes"))
+            assert ui.route() == "/login" and store.user() is None
+            await ui.wait_for(lambda: app.revoker.failures > 0)  # tried; nothing got out
+            assert await revoke.queued(secrets) and not revoked()
+        # Killed; next launch, back in town: the revocation goes out by itself, once.
+        network.up, network.sent = True, []
+        async with field_app(store, secrets=secrets, client_kw={"http": network}) as (ui, app):
+            await ui.wait_for(lambda: not app.revoker.active)
+            assert ui.route() == "/login" and await revoke.queued(secrets) == []
+        assert revoked() and network.sent == [("POST", "/api/v1/auth/logout", 0)]
         store.close()
 
     run(scenario())

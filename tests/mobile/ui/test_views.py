@@ -4,6 +4,7 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+from mobile.core import revoke
 from mobile.core.devices import (
     TOKEN_KEY,
     FakeLocation,
@@ -12,12 +13,13 @@ from mobile.core.devices import (
     MemorySecrets,
 )
 from mobile.core.models import VisitState
+from mobile.core.revoke import Revocation
 from mobile.core.store import Store
 from mobile.core.sync import SyncProgress
 from mobile.core.visit_form import VisitForm
 from shared.messages import t
 from tests.mobile.helpers import ITINERANT, change, result
-from tests.mobile.ui.appkit import Clock, field_app, jpeg, run, store_for
+from tests.mobile.ui.appkit import NOWHERE, Clock, field_app, jpeg, run, store_for
 from tests.mobile.ui.harness import FakeClient, label_of
 
 START = "开始：记录签到时间和位置"
@@ -441,7 +443,10 @@ def test_sign_out_warns_about_unsynced_records_and_wipes_the_phone(tmp_path: Pat
             await ui.click(t("ui.signout.yes"))
             assert ui.route() == "/login"
             assert store.visits() == [] and store.students() == [] and store.user() is None
-            assert secrets.values == {}
+            # The token is gone; its revocation waits for the server (unreachable here).
+            assert TOKEN_KEY not in secrets.values
+            assert await revoke.queued(secrets) == [Revocation(NOWHERE, "a-token")]
+            assert not app.state.signed_in and not app.runner.active
             assert ui.value("服务器地址")  # the device keeps its server address
         store.close()
 
