@@ -4,6 +4,8 @@ adding a dict with the same keys (a test checks every locale has every key)."""
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.terms import EARLIEST_DATE, LATEST_DATE
+
 ZH_CN: dict[str, str] = {
     # HTTP / sync errors (key = stable error code)
     "unauthorized": "未登录或登录已失效，请重新登录",
@@ -115,6 +117,10 @@ ZH_CN: dict[str, str] = {
     "roster.field.role": "角色",
     "roster.field.base_school_id": "所属学校",
     "roster.field.remove": "删除",
+    # dates, terms, policy versions, photo ownership (issue 7)
+    "field.out_of_window": (
+        "字段 {field} 超出允许范围：时间与日期须在 {earliest} 至 {latest}（UTC）之间"
+    ),
     # demo data (songjiao demo; server/services/demo.py)
     "demo.loaded": "杭州演示数据已就绪（学期 {term}）",
     "demo.totals": "区县 {districts} 个，学校 {schools} 所（含特殊教育学校 {special} 所），"
@@ -452,7 +458,11 @@ def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
         kind = err.get("type", "")
         if kind == "value_error" and err.get("ctx", {}).get("error"):
             key = str(err["ctx"]["error"])
-            parts.append(t(key) if key in ZH_CN else t("field.invalid", field=field))
+            parts.append(
+                t(key, field=field, earliest=EARLIEST_DATE, latest=LATEST_DATE)
+                if key in ZH_CN
+                else t("field.invalid", field=field)
+            )
             continue
         if kind.endswith("_type") or kind.endswith("_parsing"):
             key = "field.type"

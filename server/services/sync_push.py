@@ -247,6 +247,8 @@ class _Batch:
         # other visits to the batch's children on those days.
         times = [r.started_at for r in upserts] + [v.started_at for v in existing]
         if times:
+            # Safe arithmetic: every pushed time lies in shared.terms' window, far from year 1
+            # and 9999, where two days more or less overflow (and failed the whole batch).
             lo, hi = min(times) - timedelta(days=2), max(times) + timedelta(days=2)
             live = col(Visit.deleted).is_(False)
             mine = select(Visit).where(

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.conftest import World
 from tests.factories import delete, home_visit, itinerant_visit, upsert
 
@@ -97,7 +99,7 @@ def test_itinerant_pushes_school_visit_but_not_home_visit(world: World) -> None:
 
 def test_wrong_clock_is_kept_and_flagged(world: World) -> None:
     future = home_visit(world.student, start=datetime(2035, 3, 1, 9, tzinfo=UTC))
-    past = home_visit(world.student, start=datetime(1990, 3, 1, 9, tzinfo=UTC))
+    past = home_visit(world.student, start=datetime(2015, 3, 1, 9, tzinfo=UTC))
     results = world.t.push(upsert(future), upsert(past))
     assert [r["status"] for r in results] == ["applied", "applied"]
     flags = {
@@ -135,3 +137,53 @@ def test_pulled_record_echoed_back_is_accepted(world: World) -> None:
         upsert({**pulled, "content": "补充说明", "teacher": "x"}, base_version=pulled["version"])
     )
     assert result["status"] == "applied" and result["version"] == 2
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        ("9999-12-31T20:00:00+00:00", "9999-12-31T21:00:00+00:00"),
+        ("0001-01-01T01:00:00+00:00", "0001-01-01T02:00:00+00:00"),
+        ("1999-12-31T23:00:00+00:00", "1999-12-31T23:59:00+00:00"),
+        ("2100-01-01T00:00:00+00:00", "2100-01-01T01:00:00+00:00"),
+    ],
+)
+def test_time_outside_the_window_rejects_only_that_op(world: World, start: str, end: str) -> None:
+    good = home_visit(world.student)
+    extreme = home_visit(world.student, started_at=start, ended_at=end)
+    results = world.t.push(upsert(good), upsert(extreme))
+    assert [r["status"] for r in results] == ["applied", "rejected"]
+    assert results[1]["error"]["code"] == "invalid_record"
+    assert "2000-01-01" in results[1]["error"]["message"]
+    assert "2099-12-31" in results[1]["error"]["message"]
+    ids = {c["id"] for c in world.t.get("/sync/pull").json()["changes"]}
+    assert good["id"] in ids and extreme["id"] not in ids
+
+
+def test_window_edges_are_accepted(world: World) -> None:
+    first = home_visit(world.student, start=datetime(2000, 1, 1, tzinfo=UTC))
+    last = home_visit(world.student, start=datetime(2099, 12, 31, 22, 59, tzinfo=UTC), minutes=60)
+    results = world.t.push(upsert(first), upsert(last))
+    assert [r["status"] for r in results] == ["applied", "applied"]
+
+
+def test_due_date_outside_the_window_is_rejected(world: World) -> None:
+    bad = itinerant_visit(world.school, recommendations=[{"text": "t", "due_date": "9999-12-31"}])
+    (result,) = world.i.push(upsert(bad))
+    assert result["status"] == "rejected" and result["error"]["code"] == "invalid_record"
+    assert "recommendations" in result["error"]["message"]
+
+
+def test_phone_clock_a_year_off_is_kept_and_flagged(world: World) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    ahead = home_visit(world.student, start=now + timedelta(days=365))
+    behind = home_visit(world.student, start=now - timedelta(days=365))
+    results = world.t.push(upsert(ahead), upsert(behind))
+    assert [r["status"] for r in results] == ["applied", "applied"]
+    flags = {
+        c["id"]: c["record"]["flags"]
+        for c in world.t.get("/sync/pull").json()["changes"]
+        if c["entity"] == "visit"
+    }
+    assert "future_time" in flags[ahead["id"]]
+    assert "stale_time" in flags[behind["id"]]
