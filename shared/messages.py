@@ -29,7 +29,7 @@ ZH_CN: dict[str, str] = {
     "photo_too_large": "照片过大（上限 {limit}）",
     "not_an_image": "文件不是可识别的图片",
     "image_too_large": "图片像素过多（{pixels} 像素）",
-    "invalid_term": "学期编号应为 YYYY-1 或 YYYY-2",
+    "invalid_term": "学期编号应为 YYYY-1 或 YYYY-2，YYYY 在 2000 至 2099 之间",
     "internal_error": "服务器内部错误，请稍后重试",
     "user_exists": "用户名已存在",
     "invalid_user": "用户信息不正确：{detail}",
@@ -187,7 +187,7 @@ ZH_CN: dict[str, str] = {
         "控制台仅供区县特教指导中心和市教育局使用，送教教师和巡回指导教师请使用手机端"
     ),
     "console.signed_out": "已退出登录",
-    "console.invalid_month": "月份应为 YYYY-MM 格式，例如 2025-11",
+    "console.invalid_month": "月份应为 YYYY-MM 格式（2000-01 至 2099-12），例如 2025-11",
     "console.invalid_filter": "筛选条件无效：{detail}",
     "console.device_revoked": "已撤销设备“{device}”（{username}）的登录，该设备需重新登录",
     "console.photo_missing": "照片未上传",

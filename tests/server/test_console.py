@@ -15,6 +15,7 @@ from PIL import Image
 from sqlmodel import col, select
 
 from server.models import AuditLog, Visit
+from shared.messages import t
 from shared.terms import local_date, local_month, term_of
 from tests.conftest import World
 from tests.factories import PASSWORD, Factory, home_visit, itinerant_visit, upsert
@@ -569,6 +570,25 @@ def test_subsidies_xlsx_totals_match_the_visits(
     assert data[world.teacher]["其中已审核通过"] == 1
     assert _audit(factory, world.coordinator, "export", "subsidies_xlsx")
     assert coord.get("/exports/subsidies.xlsx", params={"month": "2025-13"}).status_code == 400
+
+
+@pytest.mark.parametrize("term", ["9999-2", "0000-1"])
+def test_term_outside_the_year_window_is_a_400_page(
+    world: World, coord: Console, term: str
+) -> None:
+    for path in ("/dashboard", f"/districts/{world.district}", "/visits", "/exports/visits.csv"):
+        response = coord.get(path, params={"term": term})
+        assert response.status_code == 400, (path, response.status_code)
+        assert "text/html" in response.headers["content-type"]
+        assert t("invalid_term") in response.text
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0000-01", "2100-01"])
+def test_month_outside_the_year_window_is_a_400_page(coord: Console, month: str) -> None:
+    response = coord.get("/exports/subsidies.xlsx", params={"month": month})
+    assert response.status_code == 400
+    assert "text/html" in response.headers["content-type"]
+    assert t("console.invalid_month") in response.text
 
 
 # -- devices ------------------------------------------------------------------------------------
