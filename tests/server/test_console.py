@@ -216,6 +216,21 @@ def test_csrf_token_changes_at_login(world: World, server: LiveServer) -> None:
     assert browser.signed_in()
 
 
+def test_nul_in_a_login_form_is_400_like_in_a_url(world: World, server: LiveServer) -> None:
+    browser = Console(server)
+    browser.get("/login")
+    response = browser.post("/login", {"username": world.coordinator + "\x00", "password": "x"})
+    assert response.status_code == 400
+    assert "text/html" in response.headers["content-type"]
+    assert t("invalid_request", detail="NUL") in response.text
+    assert not browser.signed_in()
+    url_rule = requests.get(server.url + "/login", params={"next": "a\x00"}, timeout=60)
+    assert url_rule.json()["error"] == {
+        "code": "invalid_request",
+        "message": t("invalid_request", detail="NUL"),
+    }
+
+
 def test_field_staff_cannot_use_the_console(world: World, server: LiveServer) -> None:
     for username in (world.teacher, world.itinerant):
         browser = Console(server)
@@ -404,6 +419,19 @@ def test_review_needs_a_valid_csrf_token(world: World, factory: Factory, coord: 
         world.coordinator,
     )
     assert visit.reviewed_at is not None
+
+
+def test_nul_in_a_review_reason_is_400_and_changes_nothing(
+    world: World, factory: Factory, coord: Console
+) -> None:
+    record = _short_visit(world)
+    coord.get(f"/visits/{record['id']}")
+    response = coord.post(
+        f"/visits/{record['id']}/review", {"decision": "rejected", "reason": "a\x00b"}
+    )
+    assert response.status_code == 400
+    assert t("invalid_request", detail="NUL") in response.text
+    assert _visit(factory, record["id"]).review_status == "pending"
 
 
 def test_rejection_requires_a_reason(world: World, factory: Factory, coord: Console) -> None:
