@@ -139,7 +139,15 @@ class PushOp(Strict):
 
 class PushRequest(Strict):
     # Ops are validated one by one, so that one bad op is rejected alone.
-    ops: list[Any] = Field(max_length=MAX_OPS)
+    ops: list[Any] = Field(
+        max_length=MAX_OPS,
+        description=(
+            "Each op: {op_id, type, record, base_version} (contract.md). A visit's started_at"
+            f" and ended_at: ISO 8601 with an offset, {WINDOW_TEXT}; recommendations[].due_date:"
+            " 2000-01-01 <= d <= 2099-12-31. An op outside this window is rejected alone"
+            " (invalid_record); a phone clock merely wrong inside it is kept and flagged."
+        ),
+    )
 
 
 class ErrorBody(BaseModel):

@@ -3,9 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from tests.conftest import World
 from tests.factories import delete, home_visit, itinerant_visit, upsert
+from tests.live import LiveServer
 
 
 def test_push_applies_and_server_adds_its_fields(world: World) -> None:
@@ -187,3 +189,12 @@ def test_phone_clock_a_year_off_is_kept_and_flagged(world: World) -> None:
     }
     assert "future_time" in flags[ahead["id"]]
     assert "stale_time" in flags[behind["id"]]
+
+
+def test_openapi_states_the_time_window(server: LiveServer) -> None:
+    schema = requests.get(f"{server.url}/openapi.json", timeout=60).json()
+    ops = schema["components"]["schemas"]["PushRequest"]["properties"]["ops"]
+    assert "2000-01-01T00:00Z <= t < 2100-01-01T00:00Z" in ops["description"]
+    policy = schema["paths"]["/api/v1/policies/{district}/{effective_from}"]["put"]
+    (day,) = [p for p in policy["parameters"] if p["name"] == "effective_from"]
+    assert "2000-01-01" in day["description"] and "2099-12-31" in day["description"]
