@@ -182,18 +182,25 @@ def _policy(session: Session, tally: Tally) -> None:
 
 
 def _photos(session: Session, plan: Plan, tally: Tally) -> None:
+    """Every worker whose visits list a demo photo uploads it, as their phone would: a visit may
+    list only photos its own teacher uploaded (services/photos.py, Possession)."""
     settings = get_settings()
+    listers: dict[str, set[str]] = {p.sha256: {p.uploader} for p in plan.photos}
+    for visit in plan.visits:
+        for sha in visit.record.get("photos", []):
+            listers.setdefault(sha, set()).add(visit.username)
     for photo in plan.photos:
-        _, new = photos.store(
-            session,
-            sha256=photo.sha256,
-            data=photo.data,
-            uploader=photo.uploader,
-            media_dir=settings.media_dir,
-            max_bytes=settings.max_photo_bytes,
-            max_pixels=settings.max_photo_pixels,
-        )
-        tally.new_photos += int(new)
+        for uploader in sorted(listers[photo.sha256], key=lambda u: u != photo.uploader):
+            _, new = photos.store(
+                session,
+                sha256=photo.sha256,
+                data=photo.data,
+                uploader=uploader,
+                media_dir=settings.media_dir,
+                max_bytes=settings.max_photo_bytes,
+                max_pixels=settings.max_photo_pixels,
+            )
+            tally.new_photos += int(new)
 
 
 def _visits(session: Session, plan: Plan, tally: Tally) -> None:

@@ -22,8 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
 from server.db import bulk_insert, lock_changes, next_seq
-from server.models import Photo, School, Student, SyncOp, Visit, VisitPhoto
+from server.models import School, Student, SyncOp, Visit, VisitPhoto
 from server.scope import Scope
+from server.services.photos import holders
 from server.services.policies import load_versions
 from server.services.visits import facts, registered_place, visit_out
 from shared.consent import photographed_children, without_photo_consent
@@ -237,9 +238,18 @@ class _Batch:
         )
         self.base = s.get(School, scope.base_school_id) if scope.base_school_id else None
         hashes = {h for r in upserts for h in r.photos}
-        self.photos = (
-            set(s.exec(select(Photo.sha256).where(col(Photo.sha256).in_(hashes))))
-            if hashes
+        # A visit may list a photo its teacher uploaded or that it lists already: a photo's name
+        # alone must not let anyone link it, and so read it (services/photos.py, Possession).
+        self.photos = holders(s, scope.username, hashes)
+        self.linked = (
+            set(
+                s.exec(
+                    select(VisitPhoto.visit_id, VisitPhoto.sha256).where(
+                        col(VisitPhoto.visit_id).in_(ids), col(VisitPhoto.sha256).in_(hashes)
+                    )
+                ).all()
+            )
+            if hashes and ids
             else set()
         )
         self.policies = load_versions(s)
@@ -326,7 +336,9 @@ class _Batch:
             lambda sid: self.students[sid].photo_consent,
         ):
             return _rejected(op_id, rid, "photo_consent_missing")
-        missing = [h for h in rec.photos if h not in self.photos]
+        # Not held by this teacher answers as if never uploaded: no oracle of which names exist,
+        # and the phone that really holds the bytes uploads them and retries.
+        missing = [h for h in rec.photos if h not in self.photos and (rid, h) not in self.linked]
         if missing:
             return _rejected(op_id, rid, "photo_not_uploaded", sha256=missing[0])
         policy = policy_in_force(self.policies, subject.district_code, local_date(rec.started_at))
