@@ -14,7 +14,9 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlmodel import col, select
 
+from server.console.web import _pct
 from server.models import AuditLog, Visit
+from shared.compliance import itinerant_coverage
 from shared.messages import t
 from shared.terms import local_date, local_month, term_of
 from tests.conftest import World
@@ -617,6 +619,12 @@ def test_month_outside_the_year_window_is_a_400_page(coord: Console, month: str)
     assert response.status_code == 400
     assert "text/html" in response.headers["content-type"]
     assert t("console.invalid_month") in response.text
+
+
+def test_percentages_are_rounded_once_from_exact_figures() -> None:
+    schools = [f"S{i}" for i in range(19)]
+    coverage = itinerant_coverage(schools, {s: 2 for s in schools[:15]}, 2).coverage
+    assert _pct(coverage) == "78.9%"  # 15 of 19 schools, as 萧山区 has them
 
 
 # -- devices ------------------------------------------------------------------------------------
