@@ -131,9 +131,7 @@ ZH_CN: dict[str, str] = {
     "访问记录新增 {applied}、已存在 {duplicate}、更新 {replaced}；照片新增 {new_photos}；"
     "审核 {reviews} 条",
     "demo.rejected": "注意：{count} 条访问记录被服务器拒绝：{detail}",
-    "demo.console": (
-        "控制台：http://127.0.0.1:8000/login（服务启动后打开：songjiao serve 或 ./scripts/start）"
-    ),
+    "demo.console": "控制台：{url}（服务启动后打开：songjiao serve 或 ./scripts/start）",
     "demo.logins": "演示账号（密码均为 {password}）：",
     "demo.login_admin": "  市级管理员    {username}",
     "demo.login_coordinator": "  区县协调员    {username}（{district}）",

@@ -79,8 +79,9 @@ def build_plan() -> Plan:
     return Plan(rosters, visits, pictures)
 
 
-def load(session: Session) -> str:
-    """Load (or confirm) the demo data; returns the summary the CLI prints."""
+def load(session: Session, *, console_url: str = "http://127.0.0.1:8000/login") -> str:
+    """Load (or confirm) the demo data; returns the summary the CLI prints, which gives
+    ``console_url`` as the console's address."""
     plan, tally = build_plan(), Tally()
     _roster(session, plan, tally)
     session.commit()
@@ -88,7 +89,7 @@ def load(session: Session) -> str:
     _visits(session, plan, tally)
     _reviews(session, plan, tally)
     session.commit()
-    return summary(plan, tally)
+    return summary(plan, tally, console_url)
 
 
 # -- roster -----------------------------------------------------------------------------------
@@ -318,7 +319,7 @@ def _reviews(session: Session, plan: Plan, tally: Tally) -> None:
 # -- summary ----------------------------------------------------------------------------------
 
 
-def summary(plan: Plan, tally: Tally) -> str:
+def summary(plan: Plan, tally: Tally, console_url: str) -> str:
     students = [s for r in plan.rosters for s in r.students]
     shown = next(r for r in plan.rosters if r.profile.code == SHOWN_DISTRICT)
     kinds = Counter(v.record["kind"] for v in plan.visits)
@@ -354,7 +355,7 @@ def summary(plan: Plan, tally: Tally) -> str:
         lines.append(t("demo.rejected", count=len(tally.rejected), detail=detail))
     by_role = {s.role: s.username for s in reversed(shown.staff)}  # the first of each role
     lines += [
-        t("demo.console"),
+        t("demo.console", url=console_url),
         t("demo.logins", password=PASSWORD),
         t("demo.login_admin", username=ADMIN.username),
         t("demo.login_coordinator", username=by_role["coordinator"], district=shown.profile.name),
