@@ -308,7 +308,9 @@ class _Batch:
         if current is None:
             if op.type == "visit.delete" or op.base_version is not None:
                 return _rejected(op_id, rid, "unknown_record")
-        elif current.deleted or op.base_version != current.version:
+        elif op.base_version != current.version or (current.deleted and op.type == "visit.delete"):
+            # An upsert based on the tombstone's own version restores the visit (an undo on the
+            # phone): version + 1, judged afresh. Anything else about a tombstone is a conflict.
             return PushResult(
                 op_id=op_id,
                 status="conflict",

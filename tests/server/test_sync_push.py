@@ -4,9 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from sqlmodel import select
 
+from server.models import VisitTally
 from tests.conftest import World
-from tests.factories import delete, home_visit, itinerant_visit, upsert
+from tests.factories import Factory, delete, home_visit, itinerant_visit, upsert
 from tests.live import LiveServer
 
 
@@ -198,3 +200,34 @@ def test_openapi_states_the_time_window(server: LiveServer) -> None:
     policy = schema["paths"]["/api/v1/policies/{district}/{effective_from}"]["put"]
     (day,) = [p for p in policy["parameters"] if p["name"] == "effective_from"]
     assert "2000-01-01" in day["description"] and "2099-12-31" in day["description"]
+
+
+def test_upsert_on_the_tombstones_version_restores_the_visit(
+    world: World, factory: Factory
+) -> None:
+    record = home_visit(world.student, start=datetime(2025, 10, 9, 1, tzinfo=UTC))
+    world.t.push(upsert(record))
+    world.t.push(delete(record["id"], base_version=1))
+    restored = {**record, "content": "撤销删除后改过"}
+    (result,) = world.t.push(upsert(restored, base_version=2))
+    assert (result["status"], result["version"]) == ("applied", 3), result
+    changes = world.t.get("/sync/pull").json()["changes"]
+    visit = next(c for c in changes if c["id"] == record["id"])
+    assert visit["deleted"] is False and visit["version"] == 3
+    assert visit["record"]["content"] == "撤销删除后改过"
+    assert visit["record"]["review_status"] == "pending"
+    assert "no_photo" in visit["record"]["flags"]  # judged afresh
+    with factory.session() as s:  # counted again in the report's sums
+        tally = s.exec(select(VisitTally).where(VisitTally.subject_id == world.student)).all()
+    assert [(row.local_month, row.visits) for row in tally] == [(202510, 1)]
+
+
+def test_tombstone_answers_conflict_to_any_other_version_and_to_a_delete(world: World) -> None:
+    record = home_visit(world.student)
+    world.t.push(upsert(record))
+    world.t.push(delete(record["id"], base_version=1))
+    for op in (upsert(record, base_version=1), delete(record["id"], base_version=2)):
+        (result,) = world.t.push(op)
+        assert result["status"] == "conflict", result
+        assert result["server_record"]["deleted"] is True
+        assert result["server_record"]["version"] == 2
