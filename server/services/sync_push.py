@@ -75,7 +75,20 @@ def _op_id_of(raw: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= 64 else None
 
 
-def _body_hash(op: PushOp) -> str:
+def _body_hash(op: PushOp, record: VisitRecord | DeleteRecord) -> str:
+    """What a replay must match: the op's meaning, i.e. its validated record in canonical JSON,
+    so that a resend written by another encoder (``15`` for ``15.0``, keys reordered, server
+    fields echoed back) is the same op."""
+    body = {
+        "type": op.type,
+        "record": record.model_dump(mode="json"),
+        "base_version": op.base_version,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _raw_body_hash(op: PushOp) -> str:
+    """The hash stored for ops applied before replays compared meanings (of the raw body)."""
     body = {"type": op.type, "record": op.record, "base_version": op.base_version}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -161,10 +174,10 @@ class _Batch:
         for i, op in parsed:
             if results[i] is not None:
                 continue
-            op_id, body_hash = str(op.op_id), _body_hash(op)
+            op_id, body_hash = str(op.op_id), _body_hash(op, records[i])
             earlier = self.sync_ops.get(op_id) or seen_in_batch.get(op_id)
             if earlier is not None:
-                results[i] = self._replay(op_id, body_hash, earlier)
+                results[i] = self._replay(op_id, body_hash, earlier, op)
                 continue
             result = self._apply(op, records.get(i))
             results[i] = result
@@ -289,9 +302,12 @@ class _Batch:
 
     # -- ops --------------------------------------------------------------------------------
 
-    def _replay(self, op_id: str, body_hash: str, earlier: Any) -> PushResult:
+    def _replay(self, op_id: str, body_hash: str, earlier: Any, op: PushOp) -> PushResult:
         if isinstance(earlier, SyncOp):
-            same = earlier.username == self.scope.username and earlier.body_hash == body_hash
+            same = earlier.username == self.scope.username and earlier.body_hash in (
+                body_hash,
+                _raw_body_hash(op),  # stored before the hash was of the meaning
+            )
             first = PushResult.model_validate(earlier.result)
         else:
             same, first = earlier[0] == body_hash, earlier[1]

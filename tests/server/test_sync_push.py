@@ -1,12 +1,14 @@
 """Push through real HTTP: idempotency, versions, scope, per-op rejection."""
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 from sqlmodel import select
 
-from server.models import VisitTally
+from server.models import SyncOp, VisitTally
 from tests.conftest import World
 from tests.factories import Factory, delete, home_visit, itinerant_visit, upsert
 from tests.live import LiveServer
@@ -231,3 +233,44 @@ def test_tombstone_answers_conflict_to_any_other_version_and_to_a_delete(world: 
         assert result["status"] == "conflict", result
         assert result["server_record"]["deleted"] is True
         assert result["server_record"]["version"] == 2
+
+
+def test_resent_op_with_the_same_meaning_in_other_json_is_duplicate(world: World) -> None:
+    record = home_visit(world.student, accuracy=15.0)
+    op = upsert(record)
+    assert world.t.push(op)[0]["status"] == "applied"
+    # Another JSON writer: 15.0 as 15, keys in another order, server fields echoed back.
+    same = {
+        **op,
+        "record": {
+            **dict(reversed(list(record.items()))),
+            "check_in": {"lat": 30.3, "lon": 120.1, "accuracy_m": 15},
+            "check_out": {"accuracy_m": 15, "lat": 30.3, "lon": 120.1},
+            "flags": ["whatever the phone had"],
+        },
+    }
+    (again,) = world.t.push(same)
+    assert again["status"] == "duplicate", again
+    changed = {**op, "record": {**record, "check_in": {**record["check_in"], "accuracy_m": 16}}}
+    (reused,) = world.t.push(changed)
+    assert reused["error"]["code"] == "op_id_reused"
+
+
+def test_replay_of_an_op_stored_with_the_old_raw_hash_is_still_duplicate(
+    world: World, factory: Factory
+) -> None:
+    """Ops stored before replays compared meanings kept the hash of the raw body."""
+    op = upsert(home_visit(world.student))
+    first = world.t.push(op)[0]
+    raw = {"type": op["type"], "record": op["record"], "base_version": op["base_version"]}
+    old_hash = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    with factory.session() as s:
+        stored = s.get(SyncOp, op["op_id"])
+        assert stored is not None
+        stored.body_hash = old_hash
+        s.add(stored)
+        s.commit()
+    (again,) = world.t.push(op)
+    assert (again["status"], again["version"]) == ("duplicate", first["version"])
+    changed = {**op, "record": {**op["record"], "content": "改过"}}
+    assert world.t.push(changed)[0]["error"]["code"] == "op_id_reused"
