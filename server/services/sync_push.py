@@ -75,15 +75,11 @@ def _op_id_of(raw: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= 64 else None
 
 
-def _body_hash(op: PushOp, record: VisitRecord | DeleteRecord) -> str:
-    """What a replay must match: the op's meaning, i.e. its validated record in canonical JSON,
-    so that a resend written by another encoder (``15`` for ``15.0``, keys reordered, server
-    fields echoed back) is the same op."""
-    body = {
-        "type": op.type,
-        "record": record.model_dump(mode="json"),
-        "base_version": op.base_version,
-    }
+def _body_hash(op: PushOp, record: dict[str, Any]) -> str:
+    """What a replay must match: the op's meaning, i.e. its validated ``record`` (as dumped to
+    JSON) in canonical form, so that a resend written by another encoder (``15`` for ``15.0``,
+    keys reordered, server fields echoed back) is the same op."""
+    body = {"type": op.type, "record": record, "base_version": op.base_version}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -174,12 +170,13 @@ class _Batch:
         for i, op in parsed:
             if results[i] is not None:
                 continue
-            op_id, body_hash = str(op.op_id), _body_hash(op, records[i])
+            dumped = records[i].model_dump(mode="json")  # once: hashed here, stored by _upsert
+            op_id, body_hash = str(op.op_id), _body_hash(op, dumped)
             earlier = self.sync_ops.get(op_id) or seen_in_batch.get(op_id)
             if earlier is not None:
                 results[i] = self._replay(op_id, body_hash, earlier, op)
                 continue
-            result = self._apply(op, records.get(i))
+            result = self._apply(op, records.get(i), dumped)
             results[i] = result
             if result.status == "applied":
                 seen_in_batch[op_id] = (body_hash, result)
@@ -315,7 +312,9 @@ class _Batch:
             return _rejected(op_id, None, "op_id_reused")
         return first.model_copy(update={"status": "duplicate"})
 
-    def _apply(self, op: PushOp, record: VisitRecord | DeleteRecord | None) -> PushResult:
+    def _apply(
+        self, op: PushOp, record: VisitRecord | DeleteRecord | None, dumped: dict[str, Any]
+    ) -> PushResult:
         assert record is not None
         op_id, rid = str(op.op_id), str(record.id)
         current = self.visits.get(rid)
@@ -337,9 +336,11 @@ class _Batch:
         if isinstance(record, DeleteRecord):
             assert current is not None
             return self._delete(op_id, current)
-        return self._upsert(op_id, record, current)
+        return self._upsert(op_id, record, current, dumped)
 
-    def _upsert(self, op_id: str, rec: VisitRecord, current: AnyVisit | None) -> PushResult:
+    def _upsert(
+        self, op_id: str, rec: VisitRecord, current: AnyVisit | None, dumped: dict[str, Any]
+    ) -> PushResult:
         rid = str(rec.id)
         if rec.kind == VisitKind.HOME_TEACHING:
             subject: Student | School | None = (
@@ -386,7 +387,7 @@ class _Batch:
         visit.started_at, visit.ended_at = rec.started_at, rec.ended_at
         visit.local_month = local_month(rec.started_at)
         visit.duration_s = int((rec.ended_at - rec.started_at).total_seconds())
-        visit.record = rec.model_dump(mode="json")
+        visit.record = dumped  # the validated record as JSON (dumped once, in run)
         visit.distance_m, visit.subsidy_fen = distance, subsidy
         # An edit sends a reviewed visit back to review.
         visit.review_status, visit.review_reason = ReviewStatus.PENDING, ""
