@@ -38,12 +38,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(_: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from server.services import demo
 
     migrate()
     with Session(get_engine()) as session:
-        summary = demo.load(session)
+        summary = demo.load(session, console_url=f"http://{args.host}:{args.port}/login")
     print(summary)
     return 0
 
@@ -133,7 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=_serve)
-    sub.add_parser("demo", help="载入杭州演示数据").set_defaults(handler=_demo)
+    demo = sub.add_parser("demo", help="载入杭州演示数据")
+    # Where `songjiao serve` will listen, so that the console address printed is the real one.
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(handler=_demo)
     app = sub.add_parser("app", help="以网页方式运行手机端")
     app.add_argument("--server", default="http://127.0.0.1:8000")
     app.add_argument("--port", type=int, default=8550)

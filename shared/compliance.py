@@ -81,7 +81,8 @@ def itinerant_coverage(
     return Coverage(
         schools_in_scope=len(schools),
         schools_covered=covered,
-        coverage=round(covered / len(schools), 4) if schools else 1.0,
+        # Exact: rounded once, where shown (rounding here too made 15/19 read 79.0%).
+        coverage=covered / len(schools) if schools else 1.0,
         required_visits=required,
         uncovered_school_ids=uncovered,
     )

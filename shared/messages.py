@@ -4,6 +4,8 @@ adding a dict with the same keys (a test checks every locale has every key)."""
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.terms import EARLIEST_DATE, LATEST_DATE
+
 ZH_CN: dict[str, str] = {
     # HTTP / sync errors (key = stable error code)
     "unauthorized": "未登录或登录已失效，请重新登录",
@@ -27,7 +29,7 @@ ZH_CN: dict[str, str] = {
     "photo_too_large": "照片过大（上限 {limit}）",
     "not_an_image": "文件不是可识别的图片",
     "image_too_large": "图片像素过多（{pixels} 像素）",
-    "invalid_term": "学期编号应为 YYYY-1 或 YYYY-2",
+    "invalid_term": "学期编号应为 YYYY-1 或 YYYY-2，YYYY 在 2000 至 2099 之间",
     "internal_error": "服务器内部错误，请稍后重试",
     "user_exists": "用户名已存在",
     "invalid_user": "用户信息不正确：{detail}",
@@ -115,6 +117,10 @@ ZH_CN: dict[str, str] = {
     "roster.field.role": "角色",
     "roster.field.base_school_id": "所属学校",
     "roster.field.remove": "删除",
+    # dates, terms, policy versions, photo ownership (issue 7)
+    "field.out_of_window": (
+        "字段 {field} 超出允许范围：时间与日期须在 {earliest} 至 {latest}（UTC）之间"
+    ),
     # demo data (songjiao demo; server/services/demo.py)
     "demo.loaded": "杭州演示数据已就绪（学期 {term}）",
     "demo.totals": "区县 {districts} 个，学校 {schools} 所（含特殊教育学校 {special} 所），"
@@ -125,9 +131,7 @@ ZH_CN: dict[str, str] = {
     "访问记录新增 {applied}、已存在 {duplicate}、更新 {replaced}；照片新增 {new_photos}；"
     "审核 {reviews} 条",
     "demo.rejected": "注意：{count} 条访问记录被服务器拒绝：{detail}",
-    "demo.console": (
-        "控制台：http://127.0.0.1:8000/login（服务启动后打开：songjiao serve 或 ./scripts/start）"
-    ),
+    "demo.console": "控制台：{url}（服务启动后打开：songjiao serve 或 ./scripts/start）",
     "demo.logins": "演示账号（密码均为 {password}）：",
     "demo.login_admin": "  市级管理员    {username}",
     "demo.login_coordinator": "  区县协调员    {username}（{district}）",
@@ -195,7 +199,7 @@ ZH_CN: dict[str, str] = {
         "控制台仅供区县特教指导中心和市教育局使用，送教教师和巡回指导教师请使用手机端"
     ),
     "console.signed_out": "已退出登录",
-    "console.invalid_month": "月份应为 YYYY-MM 格式，例如 2025-11",
+    "console.invalid_month": "月份应为 YYYY-MM 格式（2000-01 至 2099-12），例如 2025-11",
     "console.invalid_filter": "筛选条件无效：{detail}",
     "console.device_revoked": "已撤销设备“{device}”（{username}）的登录，该设备需重新登录",
     "console.photo_missing": "照片未上传",
@@ -471,7 +475,11 @@ def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> str:
         kind = err.get("type", "")
         if kind == "value_error" and err.get("ctx", {}).get("error"):
             key = str(err["ctx"]["error"])
-            parts.append(t(key) if key in ZH_CN else t("field.invalid", field=field))
+            parts.append(
+                t(key, field=field, earliest=EARLIEST_DATE, latest=LATEST_DATE)
+                if key in ZH_CN
+                else t("field.invalid", field=field)
+            )
             continue
         if kind.endswith("_type") or kind.endswith("_parsing"):
             key = "field.type"

@@ -56,12 +56,13 @@ class PolicyVersion(BaseModel):
 
 
 def policy_in_force(
-    versions: Sequence[PolicyVersion], district_code: str, on: date
+    versions: Sequence[PolicyVersion], district_code: str | None, on: date
 ) -> PolicyParams:
     """The parameters in force in ``district_code`` on ``on``.
 
     A district's own version beats a city-wide one; among those, the latest already in effect.
-    With none in effect, the defaults of domain.md.
+    With none in effect, the defaults of domain.md. ``district_code`` None asks for the
+    city-wide version alone.
     """
     own = [v for v in versions if v.district_code == district_code and v.effective_from <= on]
     general = [v for v in versions if v.district_code is None and v.effective_from <= on]

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -14,6 +15,7 @@ from pydantic import (
 )
 
 from shared.domain import ItinerantPurpose, ReviewStatus, TravelMode, VisitKind
+from shared.terms import WINDOW_TEXT, date_in_window, time_in_window
 
 MAX_OPS = 500
 # No NUL characters anywhere: PostgreSQL text cannot hold them, and no person types one.
@@ -22,6 +24,18 @@ Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Text = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
 Short = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+# Every time and date a client sends lies in one window (shared/terms.py, docs/api.md): outside
+# it the record is refused as invalid_record. A phone clock a year off is inside, kept, flagged.
+WindowTime = Annotated[
+    AwareDatetime,
+    AfterValidator(time_in_window),
+    Field(description=f"ISO 8601 with an offset; {WINDOW_TEXT}"),
+]
+WindowDate = Annotated[
+    date,
+    AfterValidator(date_in_window),
+    Field(description="YYYY-MM-DD; 2000-01-01 <= d <= 2099-12-31"),
+]
 
 # Fields the server owns. A phone may echo them back from a pull; they are ignored, never trusted.
 SERVER_FIELDS = frozenset(
@@ -64,7 +78,7 @@ class Travel(Strict):
 
 class Recommendation(Strict):
     text: Text
-    due_date: date | None = None
+    due_date: WindowDate | None = None
 
 
 class VisitRecord(Strict):
@@ -74,8 +88,8 @@ class VisitRecord(Strict):
     kind: VisitKind
     student_id: Ident | None = None
     school_id: Ident | None = None
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: WindowTime
+    ended_at: WindowTime
     check_in: Position | None = None
     check_out: Position | None = None
     # home teaching
@@ -125,7 +139,15 @@ class PushOp(Strict):
 
 class PushRequest(Strict):
     # Ops are validated one by one, so that one bad op is rejected alone.
-    ops: list[Any] = Field(max_length=MAX_OPS)
+    ops: list[Any] = Field(
+        max_length=MAX_OPS,
+        description=(
+            "Each op: {op_id, type, record, base_version} (contract.md). A visit's started_at"
+            f" and ended_at: ISO 8601 with an offset, {WINDOW_TEXT}; recommendations[].due_date:"
+            " 2000-01-01 <= d <= 2099-12-31. An op outside this window is rejected alone"
+            " (invalid_record); a phone clock merely wrong inside it is kept and flagged."
+        ),
+    )
 
 
 class ErrorBody(BaseModel):

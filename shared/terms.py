@@ -14,10 +14,39 @@ from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TERM_ID = re.compile(r"^(\d{4})-([12])$")
+MONTH_ID = re.compile(r"^(\d{4})-(\d{2})$")
+
+# The window of every time and date the server accepts (docs/api.md). Python's datetime ends at
+# year 9999, so a time near either end overflows as soon as a day is added or a zone applied;
+# no visit, policy or school year of this system lies outside these hundred years.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # inclusive
+END_TIME = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
+EARLIEST_DATE = EARLIEST_TIME.date()  # inclusive
+LATEST_DATE = date(2099, 12, 31)  # inclusive
+EARLIEST_YEAR, LATEST_YEAR = EARLIEST_DATE.year, LATEST_DATE.year  # of term and month ids
+WINDOW_TEXT = "2000-01-01T00:00Z <= t < 2100-01-01T00:00Z"  # for schema descriptions
 
 
 class TermError(ValueError):
-    """A term id that is not ``YYYY-1`` or ``YYYY-2``."""
+    """A term id that is not ``YYYY-1`` or ``YYYY-2`` with YYYY in the year window."""
+
+
+class MonthError(ValueError):
+    """A month that is not ``YYYY-MM`` with YYYY in the year window."""
+
+
+def time_in_window(moment: datetime) -> datetime:
+    """``moment`` itself; ValueError ``field.out_of_window`` outside [EARLIEST_TIME, END_TIME)."""
+    if not EARLIEST_TIME <= moment < END_TIME:  # aware comparison: never overflows
+        raise ValueError("field.out_of_window")
+    return moment
+
+
+def date_in_window(day: date) -> date:
+    """``day`` itself; ValueError ``field.out_of_window`` outside [EARLIEST_DATE, LATEST_DATE]."""
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError("field.out_of_window")
+    return day
 
 
 @dataclass(frozen=True)
@@ -65,9 +94,10 @@ class TermDates:
 
 
 def parse_term(term_id: str, calendar: Mapping[str, TermDates] | None = None) -> Term:
-    """The term named ``term_id``; raises TermError when the id is malformed."""
+    """The term named ``term_id``; raises TermError when the id is malformed or its year lies
+    outside [EARLIEST_YEAR, LATEST_YEAR] (the one parser of term ids: API, console and CLI)."""
     m = TERM_ID.match(term_id or "")
-    if not m:
+    if not m or not EARLIEST_YEAR <= int(m.group(1)) <= LATEST_YEAR:
         raise TermError(term_id)
     if calendar and term_id in calendar:
         d = calendar[term_id]
@@ -92,14 +122,29 @@ def parse_term(term_id: str, calendar: Mapping[str, TermDates] | None = None) ->
     )
 
 
+def parse_month(month_id: str) -> tuple[date, date]:
+    """(first day, last day) of the month ``YYYY-MM``; raises MonthError when malformed or its
+    year lies outside [EARLIEST_YEAR, LATEST_YEAR] (the one parser of month ids)."""
+    m = MONTH_ID.match(month_id or "")
+    year, month = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR or not 1 <= month <= 12:
+        raise MonthError(month_id)
+    first = date(year, month, 1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return first, last
+
+
 def term_of(day: date, calendar: Mapping[str, TermDates] | None = None) -> Term:
     """The term a local date falls in."""
     for candidate in _candidates(day):
-        term = parse_term(candidate, calendar)
+        try:
+            term = parse_term(candidate, calendar)
+        except TermError:  # January 2000 would be term 1999-1, before the window
+            continue
         if term.contains(day):
             return term
     # A city calendar with a gap: fall back to the default split.
-    year = day.year if day.month >= 9 else day.year - 1
+    year = max(EARLIEST_YEAR, day.year if day.month >= 9 else day.year - 1)
     return parse_term(f"{year}-{1 if day.month >= 9 or day.month == 1 else 2}")
 
 

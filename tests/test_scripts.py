@@ -47,6 +47,9 @@ def test_start_runs_server_and_app_together_and_stops_both(tmp_path: Path) -> No
         for text in ("songjiao2025", "t_330127_1", "i_330127_1", "c_330127"):
             assert text in printed
         assert f"http://127.0.0.1:{app_port}/" in printed
+        # The demo step and the banner both give the console at the port asked for.
+        assert printed.count(f"http://127.0.0.1:{server_port}/login") == 2, printed
+        assert "127.0.0.1:8000" not in printed
         assert f"连接 http://127.0.0.1:{server_port}" in printed
         health = requests.get(f"http://127.0.0.1:{server_port}/api/v1/health", timeout=5)
         assert health.status_code == 200

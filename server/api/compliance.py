@@ -8,7 +8,7 @@ from server.deps import ManagerScope, SessionDep
 from server.services import compliance
 
 router = APIRouter(tags=["compliance"])
-TermQuery = Annotated[str, Query(max_length=10, description="学期，如 2025-1")]
+TermQuery = Annotated[str, Query(max_length=10, description="学期，如 2025-1（年份 2000 至 2099）")]
 
 
 @router.get("/compliance")

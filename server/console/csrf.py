@@ -9,7 +9,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from server.errors import ApiError
 
@@ -32,8 +32,15 @@ def rotate(request: Request) -> str:
 
 
 async def checked_form(request: Request) -> FormData:
-    """The posted form, once its token matches the session's; 403 ``csrf_failed`` otherwise."""
+    """The posted form, once its token matches the session's; 403 ``csrf_failed`` otherwise.
+
+    A NUL anywhere in the form (a name, a value, a file name) is 400 ``invalid_request``, the
+    answer server/limits.py gives a NUL in a URL: PostgreSQL text cannot hold one, so it must
+    be refused before any field reaches a query.
+    """
     form = await request.form()
+    if any(_has_nul(key) or _has_nul(value) for key, value in form.multi_items()):
+        raise ApiError(400, "invalid_request", detail="NUL")
     sent = form.get(FIELD)
     expected = request.session.get(_KEY)
     if (
@@ -44,6 +51,11 @@ async def checked_form(request: Request) -> FormData:
     ):
         raise ApiError(403, "csrf_failed")
     return form
+
+
+def _has_nul(value: str | UploadFile) -> bool:
+    text = value if isinstance(value, str) else (value.filename or "")
+    return "\x00" in text
 
 
 CsrfForm = Annotated[FormData, Depends(checked_form)]

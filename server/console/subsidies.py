@@ -2,8 +2,7 @@
 payable once the policy's monthly cap per teacher is applied (shared.compliance.capped_subsidy)."""
 
 import io
-import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,9 +18,8 @@ from server.services.policies import load_versions
 from shared.compliance import capped_subsidy
 from shared.domain import ReviewStatus
 from shared.policy import policy_in_force
-from shared.terms import SHANGHAI
+from shared.terms import SHANGHAI, MonthError, parse_month
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 SUBSIDY_COLUMNS = [
@@ -43,13 +41,12 @@ def yuan(fen: int) -> Decimal:
 
 
 def month_or_400(month: str, today: date) -> tuple[int, date]:
-    """(YYYYMM, last day of the month); empty: this month in Asia/Shanghai."""
-    month = month.strip() or today.strftime("%Y-%m")
-    m = _MONTH.match(month)
-    if not m:
-        raise ApiError(400, "console.invalid_month")
-    first = date(int(m.group(1)), int(m.group(2)), 1)
-    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    """(YYYYMM, last day of the month); empty: this month in Asia/Shanghai. 400
+    ``console.invalid_month`` for anything shared.terms.parse_month refuses."""
+    try:
+        first, last = parse_month(month.strip() or today.strftime("%Y-%m"))
+    except MonthError:
+        raise ApiError(400, "console.invalid_month") from None
     return first.year * 100 + first.month, last
 
 

@@ -79,8 +79,9 @@ def build_plan() -> Plan:
     return Plan(rosters, visits, pictures)
 
 
-def load(session: Session) -> str:
-    """Load (or confirm) the demo data; returns the summary the CLI prints."""
+def load(session: Session, *, console_url: str = "http://127.0.0.1:8000/login") -> str:
+    """Load (or confirm) the demo data; returns the summary the CLI prints, which gives
+    ``console_url`` as the console's address."""
     plan, tally = build_plan(), Tally()
     _roster(session, plan, tally)
     session.commit()
@@ -88,7 +89,7 @@ def load(session: Session) -> str:
     _visits(session, plan, tally)
     _reviews(session, plan, tally)
     session.commit()
-    return summary(plan, tally)
+    return summary(plan, tally, console_url)
 
 
 # -- roster -----------------------------------------------------------------------------------
@@ -182,18 +183,25 @@ def _policy(session: Session, tally: Tally) -> None:
 
 
 def _photos(session: Session, plan: Plan, tally: Tally) -> None:
+    """Every worker whose visits list a demo photo uploads it, as their phone would: a visit may
+    list only photos its own teacher uploaded (services/photos.py, Possession)."""
     settings = get_settings()
+    listers: dict[str, set[str]] = {p.sha256: {p.uploader} for p in plan.photos}
+    for visit in plan.visits:
+        for sha in visit.record.get("photos", []):
+            listers.setdefault(sha, set()).add(visit.username)
     for photo in plan.photos:
-        _, new = photos.store(
-            session,
-            sha256=photo.sha256,
-            data=photo.data,
-            uploader=photo.uploader,
-            media_dir=settings.media_dir,
-            max_bytes=settings.max_photo_bytes,
-            max_pixels=settings.max_photo_pixels,
-        )
-        tally.new_photos += int(new)
+        for uploader in sorted(listers[photo.sha256], key=lambda u: u != photo.uploader):
+            _, new = photos.store(
+                session,
+                sha256=photo.sha256,
+                data=photo.data,
+                uploader=uploader,
+                media_dir=settings.media_dir,
+                max_bytes=settings.max_photo_bytes,
+                max_pixels=settings.max_photo_pixels,
+            )
+            tally.new_photos += int(new)
 
 
 def _visits(session: Session, plan: Plan, tally: Tally) -> None:
@@ -311,7 +319,7 @@ def _reviews(session: Session, plan: Plan, tally: Tally) -> None:
 # -- summary ----------------------------------------------------------------------------------
 
 
-def summary(plan: Plan, tally: Tally) -> str:
+def summary(plan: Plan, tally: Tally, console_url: str) -> str:
     students = [s for r in plan.rosters for s in r.students]
     shown = next(r for r in plan.rosters if r.profile.code == SHOWN_DISTRICT)
     kinds = Counter(v.record["kind"] for v in plan.visits)
@@ -347,7 +355,7 @@ def summary(plan: Plan, tally: Tally) -> str:
         lines.append(t("demo.rejected", count=len(tally.rejected), detail=detail))
     by_role = {s.role: s.username for s in reversed(shown.staff)}  # the first of each role
     lines += [
-        t("demo.console"),
+        t("demo.console", url=console_url),
         t("demo.logins", password=PASSWORD),
         t("demo.login_admin", username=ADMIN.username),
         t("demo.login_coordinator", username=by_role["coordinator"], district=shown.profile.name),

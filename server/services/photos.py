@@ -22,6 +22,12 @@ not 415 because the file is a real image: the phone should shrink it, not report
 Storage. ``media_dir/sha[:2]/sha``, written to a temporary file and renamed into place; the
 ``Photo`` row is committed after the file exists, so a row always has its file. Storing the same
 photo again changes nothing.
+
+Possession. Knowing a photo's name must not be enough to link it to a visit (and so to read it):
+a visit may list only photos its teacher uploaded (services/sync_push.py). The first uploader is
+``Photo.uploaded_by``; anyone else who later PUTs the same bytes has proved they hold them too,
+and that is kept as an ``upload`` row of the append-only audit log (no schema change: the log
+is never pruned, and its actor and entity_id columns are indexed). ``holders`` reads both.
 """
 
 import hashlib
@@ -32,6 +38,7 @@ import re
 import struct
 import tempfile
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +48,7 @@ from sqlmodel import Session, col, select
 
 from server.errors import ApiError
 from server.limits import megabytes
-from server.models import Photo, Visit, VisitPhoto
+from server.models import AuditLog, Photo, Visit, VisitPhoto
 from server.scope import Scope
 from server.services import audit
 from shared.messages import t
@@ -101,12 +108,12 @@ def store(
     path = path_for(media_dir, sha256)
     existing = session.get(Photo, sha256)
     if existing is not None and path.is_file():
-        return existing, False
+        return _possessed(session, existing, uploader), False
     image = clean(data, max_pixels=max_pixels)
     _write_atomically(path, image.data)
     if existing is not None:  # the row outlived its file (restored media?): the file is back
         log.warning("photo %s had a row but no file; rewritten", sha256)
-        return existing, False
+        return _possessed(session, existing, uploader), False
     photo = Photo(
         sha256=sha256,
         size=len(image.data),
@@ -122,9 +129,45 @@ def store(
         stored = session.get(Photo, sha256)
         if stored is None:
             raise
-        return stored, False
+        return _possessed(session, stored, uploader), False
     session.refresh(photo)
     return photo, True
+
+
+_UPLOAD = "upload"  # audit action: this actor PUT these bytes (see Possession above)
+
+
+def _possessed(session: Session, photo: Photo, uploader: str) -> Photo:
+    """``photo``, once ``uploader``'s possession of its bytes is on record. Commits."""
+    if uploader != photo.uploaded_by and not holders(session, uploader, [photo.sha256]):
+        audit.record(
+            session,
+            actor=uploader,
+            action=_UPLOAD,
+            entity="photo",
+            entity_id=photo.sha256,
+            detail="already stored",
+        )
+        session.commit()
+    return photo
+
+
+def holders(session: Session, username: str, hashes: Collection[str]) -> set[str]:
+    """The photos among ``hashes`` that ``username`` uploaded, first or again."""
+    if not hashes:
+        return set()
+    first = session.exec(
+        select(Photo.sha256).where(col(Photo.sha256).in_(hashes), Photo.uploaded_by == username)
+    )
+    again = session.exec(
+        select(AuditLog.entity_id).where(
+            AuditLog.actor == username,
+            AuditLog.action == _UPLOAD,
+            AuditLog.entity == "photo",
+            col(AuditLog.entity_id).in_(hashes),
+        )
+    )
+    return set(first) | set(again)
 
 
 def clean(data: bytes, *, max_pixels: int) -> CleanImage:

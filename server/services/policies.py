@@ -1,11 +1,13 @@
 """Policy versions from the database."""
 
 from datetime import date
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from server.db import next_seq
 from server.models import Policy
+from server.services import audit
 from server.services.rejudge import rejudge_visits
 from shared.policy import PolicyParams, PolicyVersion, policy_in_force
 
@@ -59,3 +61,57 @@ def set_policy(
         since=effective_from,
     )
     return row
+
+
+def save_policy(
+    session: Session,
+    *,
+    actor: str,
+    district_code: str | None,
+    effective_from: date,
+    sent: PolicyParams,
+) -> Policy:
+    """Save the version taking effect on ``effective_from``: the fields ``sent`` carries (those
+    in its ``model_fields_set``, an explicit null included) over the version in force in that
+    district on that date (the one replaced, when there is one), so that a field left out is
+    inherited, never silently reset to a default. Adds an audit row (``policy_change``) naming
+    each field changed, from what to what, whenever a version is written. Does not commit.
+    """
+    base = policy_in_force(load_versions(session), district_code, effective_from)
+    merged = PolicyParams.model_validate(
+        base.model_dump() | sent.model_dump(include=set(sent.model_fields_set))
+    )
+    before = _stored(session, district_code, effective_from)
+    row = set_policy(
+        session, district_code=district_code, effective_from=effective_from, params=merged
+    )
+    if before is None or row.version != before:
+        audit.record(
+            session,
+            actor=actor,
+            action="policy_change",
+            entity="policy",
+            entity_id=f"{district_code or 'default'}|{effective_from.isoformat()}",
+            district_code=district_code,
+            detail=_changes(base, merged),
+        )
+    return row
+
+
+def _stored(session: Session, district_code: str | None, effective_from: date) -> int | None:
+    """The version number of the row stored for that district and date, if any."""
+    return session.exec(
+        select(Policy.version).where(
+            col(Policy.district_code).is_(None)
+            if district_code is None
+            else Policy.district_code == district_code,
+            Policy.effective_from == effective_from,
+        )
+    ).first()
+
+
+def _changes(old: PolicyParams, new: PolicyParams) -> str:
+    """``field: old→new`` for each field that differs, joined by '; '."""
+    a: dict[str, Any] = old.model_dump(mode="json")
+    b: dict[str, Any] = new.model_dump(mode="json")
+    return "; ".join(f"{k}: {a[k]}→{b[k]}" for k in b if a[k] != b[k])

@@ -22,8 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, select
 
 from server.db import bulk_insert, lock_changes, next_seq
-from server.models import Photo, School, Student, SyncOp, Visit, VisitPhoto
+from server.models import School, Student, SyncOp, Visit, VisitPhoto
 from server.scope import Scope
+from server.services.photos import holders
 from server.services.policies import load_versions
 from server.services.visits import facts, registered_place, visit_out
 from shared.consent import photographed_children, without_photo_consent
@@ -74,7 +75,16 @@ def _op_id_of(raw: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= 64 else None
 
 
-def _body_hash(op: PushOp) -> str:
+def _body_hash(op: PushOp, record: dict[str, Any]) -> str:
+    """What a replay must match: the op's meaning, i.e. its validated ``record`` (as dumped to
+    JSON) in canonical form, so that a resend written by another encoder (``15`` for ``15.0``,
+    keys reordered, server fields echoed back) is the same op."""
+    body = {"type": op.type, "record": record, "base_version": op.base_version}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _raw_body_hash(op: PushOp) -> str:
+    """The hash stored for ops applied before replays compared meanings (of the raw body)."""
     body = {"type": op.type, "record": op.record, "base_version": op.base_version}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -160,12 +170,13 @@ class _Batch:
         for i, op in parsed:
             if results[i] is not None:
                 continue
-            op_id, body_hash = str(op.op_id), _body_hash(op)
+            dumped = records[i].model_dump(mode="json")  # once: hashed here, stored by _upsert
+            op_id, body_hash = str(op.op_id), _body_hash(op, dumped)
             earlier = self.sync_ops.get(op_id) or seen_in_batch.get(op_id)
             if earlier is not None:
-                results[i] = self._replay(op_id, body_hash, earlier)
+                results[i] = self._replay(op_id, body_hash, earlier, op)
                 continue
-            result = self._apply(op, records.get(i))
+            result = self._apply(op, records.get(i), dumped)
             results[i] = result
             if result.status == "applied":
                 seen_in_batch[op_id] = (body_hash, result)
@@ -237,9 +248,18 @@ class _Batch:
         )
         self.base = s.get(School, scope.base_school_id) if scope.base_school_id else None
         hashes = {h for r in upserts for h in r.photos}
-        self.photos = (
-            set(s.exec(select(Photo.sha256).where(col(Photo.sha256).in_(hashes))))
-            if hashes
+        # A visit may list a photo its teacher uploaded or that it lists already: a photo's name
+        # alone must not let anyone link it, and so read it (services/photos.py, Possession).
+        self.photos = holders(s, scope.username, hashes)
+        self.linked = (
+            set(
+                s.exec(
+                    select(VisitPhoto.visit_id, VisitPhoto.sha256).where(
+                        col(VisitPhoto.visit_id).in_(ids), col(VisitPhoto.sha256).in_(hashes)
+                    )
+                ).all()
+            )
+            if hashes and ids
             else set()
         )
         self.policies = load_versions(s)
@@ -247,6 +267,8 @@ class _Batch:
         # other visits to the batch's children on those days.
         times = [r.started_at for r in upserts] + [v.started_at for v in existing]
         if times:
+            # Safe arithmetic: every pushed time lies in shared.terms' window, far from year 1
+            # and 9999, where two days more or less overflow (and failed the whole batch).
             lo, hi = min(times) - timedelta(days=2), max(times) + timedelta(days=2)
             live = col(Visit.deleted).is_(False)
             mine = select(Visit).where(
@@ -277,9 +299,12 @@ class _Batch:
 
     # -- ops --------------------------------------------------------------------------------
 
-    def _replay(self, op_id: str, body_hash: str, earlier: Any) -> PushResult:
+    def _replay(self, op_id: str, body_hash: str, earlier: Any, op: PushOp) -> PushResult:
         if isinstance(earlier, SyncOp):
-            same = earlier.username == self.scope.username and earlier.body_hash == body_hash
+            same = earlier.username == self.scope.username and earlier.body_hash in (
+                body_hash,
+                _raw_body_hash(op),  # stored before the hash was of the meaning
+            )
             first = PushResult.model_validate(earlier.result)
         else:
             same, first = earlier[0] == body_hash, earlier[1]
@@ -287,7 +312,9 @@ class _Batch:
             return _rejected(op_id, None, "op_id_reused")
         return first.model_copy(update={"status": "duplicate"})
 
-    def _apply(self, op: PushOp, record: VisitRecord | DeleteRecord | None) -> PushResult:
+    def _apply(
+        self, op: PushOp, record: VisitRecord | DeleteRecord | None, dumped: dict[str, Any]
+    ) -> PushResult:
         assert record is not None
         op_id, rid = str(op.op_id), str(record.id)
         current = self.visits.get(rid)
@@ -296,7 +323,9 @@ class _Batch:
         if current is None:
             if op.type == "visit.delete" or op.base_version is not None:
                 return _rejected(op_id, rid, "unknown_record")
-        elif current.deleted or op.base_version != current.version:
+        elif op.base_version != current.version or (current.deleted and op.type == "visit.delete"):
+            # An upsert based on the tombstone's own version restores the visit (an undo on the
+            # phone): version + 1, judged afresh. Anything else about a tombstone is a conflict.
             return PushResult(
                 op_id=op_id,
                 status="conflict",
@@ -307,9 +336,11 @@ class _Batch:
         if isinstance(record, DeleteRecord):
             assert current is not None
             return self._delete(op_id, current)
-        return self._upsert(op_id, record, current)
+        return self._upsert(op_id, record, current, dumped)
 
-    def _upsert(self, op_id: str, rec: VisitRecord, current: AnyVisit | None) -> PushResult:
+    def _upsert(
+        self, op_id: str, rec: VisitRecord, current: AnyVisit | None, dumped: dict[str, Any]
+    ) -> PushResult:
         rid = str(rec.id)
         if rec.kind == VisitKind.HOME_TEACHING:
             subject: Student | School | None = (
@@ -324,7 +355,9 @@ class _Batch:
             lambda sid: self.students[sid].photo_consent,
         ):
             return _rejected(op_id, rid, "photo_consent_missing")
-        missing = [h for h in rec.photos if h not in self.photos]
+        # Not held by this teacher answers as if never uploaded: no oracle of which names exist,
+        # and the phone that really holds the bytes uploads them and retries.
+        missing = [h for h in rec.photos if h not in self.photos and (rid, h) not in self.linked]
         if missing:
             return _rejected(op_id, rid, "photo_not_uploaded", sha256=missing[0])
         policy = policy_in_force(self.policies, subject.district_code, local_date(rec.started_at))
@@ -354,7 +387,7 @@ class _Batch:
         visit.started_at, visit.ended_at = rec.started_at, rec.ended_at
         visit.local_month = local_month(rec.started_at)
         visit.duration_s = int((rec.ended_at - rec.started_at).total_seconds())
-        visit.record = rec.model_dump(mode="json")
+        visit.record = dumped  # the validated record as JSON (dumped once, in run)
         visit.distance_m, visit.subsidy_fen = distance, subsidy
         # An edit sends a reviewed visit back to review.
         visit.review_status, visit.review_reason = ReviewStatus.PENDING, ""

@@ -124,6 +124,17 @@ def test_phone_clock_a_year_off_is_allowed_and_warned() -> None:
     ]
 
 
+def test_phone_clock_reset_to_1970_is_an_error_on_the_start_time() -> None:
+    """The server refuses times outside its window; the form says so before the op is queued."""
+    form = filled_home_form()
+    epoch = datetime(1970, 1, 1, 8, tzinfo=UTC)
+    form.started_at = epoch.isoformat()
+    form.ended_at = (epoch + timedelta(hours=1)).isoformat()
+    errors = check(form, now=NOW, subject=HOME).errors
+    assert set(errors) == {"started_at", "ended_at"}
+    assert "开始时间" in errors["started_at"] and "2000-01-01" in errors["started_at"]
+
+
 def test_itinerant_form_with_recommendations_and_due_dates() -> None:
     form = VisitForm.new(VisitKind.ITINERANT, "SC1")
     form.start(NOW - timedelta(minutes=90), LocationResult(LocationStatus.UNAVAILABLE))

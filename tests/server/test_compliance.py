@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.messages import t
 from tests.factories import Factory, home_visit, itinerant_visit, upsert
 from tests.live import LiveServer
 
@@ -132,6 +133,23 @@ def test_bad_term_is_400(district) -> None:
     response = district["c"].get("/compliance", params={"term": "autumn"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_term"
+
+
+@pytest.mark.parametrize("term", ["9999-2", "9999-1", "0000-1", "1999-2", "2100-1"])
+def test_term_outside_the_year_window_is_400(district, server: LiveServer, term: str) -> None:
+    for path in ("/compliance", f"/compliance/{district['code']}"):
+        response = district["c"].get(path, params={"term": term})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == {"code": "invalid_term", "message": t("invalid_term")}
+    result = server.cli("compliance", "--term", term)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert t("invalid_term") in result.stderr
+
+
+def test_first_and_last_terms_of_the_window_answer(district) -> None:
+    for term in ("2000-1", "2099-2"):
+        response = district["c"].get("/compliance", params={"term": term})
+        assert response.status_code == 200, response.text
 
 
 def test_cli_json_is_exactly_the_api(district, server: LiveServer) -> None:

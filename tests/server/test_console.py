@@ -14,7 +14,10 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlmodel import col, select
 
+from server.console.web import _pct
 from server.models import AuditLog, Visit
+from shared.compliance import itinerant_coverage
+from shared.messages import t
 from shared.terms import local_date, local_month, term_of
 from tests.conftest import World
 from tests.factories import PASSWORD, Factory, home_visit, itinerant_visit, upsert
@@ -215,6 +218,21 @@ def test_csrf_token_changes_at_login(world: World, server: LiveServer) -> None:
     assert browser.signed_in()
 
 
+def test_nul_in_a_login_form_is_400_like_in_a_url(world: World, server: LiveServer) -> None:
+    browser = Console(server)
+    browser.get("/login")
+    response = browser.post("/login", {"username": world.coordinator + "\x00", "password": "x"})
+    assert response.status_code == 400
+    assert "text/html" in response.headers["content-type"]
+    assert t("invalid_request", detail="NUL") in response.text
+    assert not browser.signed_in()
+    url_rule = requests.get(server.url + "/login", params={"next": "a\x00"}, timeout=60)
+    assert url_rule.json()["error"] == {
+        "code": "invalid_request",
+        "message": t("invalid_request", detail="NUL"),
+    }
+
+
 def test_field_staff_cannot_use_the_console(world: World, server: LiveServer) -> None:
     for username in (world.teacher, world.itinerant):
         browser = Console(server)
@@ -405,6 +423,19 @@ def test_review_needs_a_valid_csrf_token(world: World, factory: Factory, coord: 
     assert visit.reviewed_at is not None
 
 
+def test_nul_in_a_review_reason_is_400_and_changes_nothing(
+    world: World, factory: Factory, coord: Console
+) -> None:
+    record = _short_visit(world)
+    coord.get(f"/visits/{record['id']}")
+    response = coord.post(
+        f"/visits/{record['id']}/review", {"decision": "rejected", "reason": "a\x00b"}
+    )
+    assert response.status_code == 400
+    assert t("invalid_request", detail="NUL") in response.text
+    assert _visit(factory, record["id"]).review_status == "pending"
+
+
 def test_rejection_requires_a_reason(world: World, factory: Factory, coord: Console) -> None:
     record = _short_visit(world)
     coord.get(f"/visits/{record['id']}")
@@ -569,6 +600,31 @@ def test_subsidies_xlsx_totals_match_the_visits(
     assert data[world.teacher]["其中已审核通过"] == 1
     assert _audit(factory, world.coordinator, "export", "subsidies_xlsx")
     assert coord.get("/exports/subsidies.xlsx", params={"month": "2025-13"}).status_code == 400
+
+
+@pytest.mark.parametrize("term", ["9999-2", "0000-1"])
+def test_term_outside_the_year_window_is_a_400_page(
+    world: World, coord: Console, term: str
+) -> None:
+    for path in ("/dashboard", f"/districts/{world.district}", "/visits", "/exports/visits.csv"):
+        response = coord.get(path, params={"term": term})
+        assert response.status_code == 400, (path, response.status_code)
+        assert "text/html" in response.headers["content-type"]
+        assert t("invalid_term") in response.text
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0000-01", "2100-01"])
+def test_month_outside_the_year_window_is_a_400_page(coord: Console, month: str) -> None:
+    response = coord.get("/exports/subsidies.xlsx", params={"month": month})
+    assert response.status_code == 400
+    assert "text/html" in response.headers["content-type"]
+    assert t("console.invalid_month") in response.text
+
+
+def test_percentages_are_rounded_once_from_exact_figures() -> None:
+    schools = [f"S{i}" for i in range(19)]
+    coverage = itinerant_coverage(schools, {s: 2 for s in schools[:15]}, 2).coverage
+    assert _pct(coverage) == "78.9%"  # 15 of 19 schools, as 萧山区 has them
 
 
 # -- devices ------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ PLAN = build_plan()  # pure: the data set the command loads, to compare against
 
 @pytest.fixture(scope="module")
 def demo(server: LiveServer) -> str:
-    result = server.cli("demo")
+    result = server.cli("demo", "--port", "18000")  # where serve would listen
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -63,7 +63,8 @@ def roster(code: str):
 
 
 def test_summary_gives_console_address_and_demo_logins(demo: str) -> None:
-    assert "http://127.0.0.1:8000/login" in demo
+    assert "控制台：http://127.0.0.1:18000/login" in demo
+    assert ":8000" not in demo
     for text in (PASSWORD, "admin", "c_330127", "t_330127_1", "i_330127_1"):
         assert text in demo
     assert t("demo.rejected", count=0, detail="").split("0")[0] not in demo  # none refused
@@ -197,7 +198,7 @@ def _snapshot(factory: Factory) -> dict[str, int]:
 
 def test_second_run_changes_nothing(demo: str, server: LiveServer, factory: Factory) -> None:
     before = _snapshot(factory)
-    result = server.cli("demo")
+    result = server.cli("demo", "--port", "18000")  # where serve would listen
     assert result.returncode == 0, result.stderr[-3000:]
     assert _snapshot(factory) == before
     roster_rows = 2 + sum(  # the admin, the policy and per district everything else

@@ -9,7 +9,7 @@ import pytest
 from PIL import ExifTags, Image, PngImagePlugin
 from sqlmodel import col, select
 
-from server.models import AuditLog
+from server.models import AuditLog, VisitPhoto
 from tests.conftest import World
 from tests.factories import Factory, delete, home_visit, itinerant_visit, upsert
 from tests.live import Client, LiveServer
@@ -315,3 +315,69 @@ def test_school_visit_photos_need_consent_of_every_child_seen(
     assert [r["status"] for r in results] == ["rejected", "applied", "applied"]
     assert results[0]["error"]["code"] == "photo_consent_missing"
     assert results[0]["error"]["message"] == "监护人未同意拍照，不能上传该学生的照片"
+
+
+# -- who may list a photo -----------------------------------------------------------------------
+
+
+def _second_teacher(world: World, factory: Factory) -> tuple[Client, str]:
+    """Another teacher of the district and a child of their own (photo consent given)."""
+    teacher = factory.user("teacher", world.district, base_school=world.special_school)
+    child = factory.student(world.district, world.special_school)
+    factory.assign(teacher, student=child, district=world.district)
+    return factory.login(teacher), child
+
+
+def test_knowing_a_photos_name_is_not_enough_to_link_or_read_it(
+    world: World, factory: Factory
+) -> None:
+    other, child = _second_teacher(world, factory)
+    data = jpeg()
+    assert put(other, data).status_code == 201
+    (result,) = other.push(upsert(home_visit(child, photos=[sha(data)])))
+    assert result["status"] == "applied"
+    absent = world.t.get(f"/photos/{sha(b'never uploaded')}").json()
+    assert world.t.get(f"/photos/{sha(data)}").status_code == 404
+    guessed = home_visit(world.student, photos=[sha(data)])
+    (result,) = world.t.push(upsert(guessed))
+    # As if the photo were not on the server: no oracle of which names exist.
+    assert result["status"] == "rejected"
+    assert result["error"]["code"] == "photo_not_uploaded"
+    response = world.t.get(f"/photos/{sha(data)}")
+    assert response.status_code == 404 and response.json() == absent
+    ids = {c["id"] for c in world.t.get("/sync/pull").json()["changes"]}
+    assert guessed["id"] not in ids
+
+
+def test_a_teacher_who_holds_the_same_bytes_may_list_them(world: World, factory: Factory) -> None:
+    other, _ = _second_teacher(world, factory)
+    data = jpeg()
+    assert put(other, data).status_code == 201
+    record = home_visit(world.student, photos=[sha(data)])
+    (first,) = world.t.push(upsert(record))
+    assert first["error"]["code"] == "photo_not_uploaded"
+    # The phone uploads the picture it took (already stored: 200) and resends the op.
+    assert put(world.t, data).status_code == 200
+    assert put(world.t, data).status_code == 200
+    (again,) = world.t.push(upsert(record))
+    assert again["status"] == "applied", again
+    assert world.t.get(f"/photos/{sha(data)}").status_code == 200
+    uploads = [r for r in audit_rows(factory, sha(data)) if r.action == "upload"]
+    assert [r.actor for r in uploads] == [world.teacher]  # possession is recorded once
+
+
+def test_a_photo_already_linked_to_the_visit_may_stay_listed(
+    world: World, factory: Factory
+) -> None:
+    """A link made before the rule (or by the first uploader's visit) is not undone by an edit."""
+    other, _ = _second_teacher(world, factory)
+    data = jpeg()
+    assert put(other, data).status_code == 201
+    record = home_visit(world.student)
+    assert world.t.push(upsert(record))[0]["status"] == "applied"
+    with factory.session() as s:
+        s.add(VisitPhoto(visit_id=record["id"], sha256=sha(data)))
+        s.commit()
+    edited = {**record, "photos": [sha(data)], "content": "第二版"}
+    (result,) = world.t.push(upsert(edited, base_version=1))
+    assert result["status"] == "applied", result

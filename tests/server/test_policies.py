@@ -3,9 +3,9 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
-from server.models import Visit, VisitTally
+from server.models import AuditLog, Visit, VisitTally
 from server.services import rejudge
 from server.services.policies import set_policy
 from shared.policy import PolicyParams
@@ -117,3 +117,58 @@ def test_rejudging_reads_the_visits_page_by_page(
         s.commit()
         flags = [s.get(Visit, r["id"]).flags for r in records]
     assert all("short_duration" not in f for f in flags) and len(flags) == 3
+
+
+def test_partial_put_inherits_the_version_in_force_and_is_audited(
+    world: World, factory: Factory
+) -> None:
+    admin_name = factory.user("admin", None)
+    admin = factory.login(admin_name)
+    full = {"subsidy_mode": "per_km", "fen_per_km": 80, "monthly_cap_fen": 150000}
+    assert admin.put(f"/policies/{world.district}/2025-09-01", json=full).status_code == 200
+    partial = {"service_min_minutes": 45, "geofence_m": 800, "max_age_days": 30}
+    response = admin.put(f"/policies/{world.district}/2025-11-01", json=partial)
+    assert response.status_code == 200, response.text
+    params = response.json()["params"]
+    assert (params["subsidy_mode"], params["fen_per_km"], params["monthly_cap_fen"]) == (
+        "per_km",
+        80,
+        150000,
+    )
+    assert (params["service_min_minutes"], params["geofence_m"], params["max_age_days"]) == (
+        45,
+        800,
+        30,
+    )
+    # A field sent as null is sent: the cap goes; the rest stays as the version on that date.
+    response = admin.put(f"/policies/{world.district}/2025-11-01", json={"monthly_cap_fen": None})
+    params = response.json()["params"]
+    assert params["monthly_cap_fen"] is None
+    assert (params["fen_per_km"], params["service_min_minutes"]) == (80, 45)
+    with factory.session() as s:
+        rows = s.exec(
+            select(AuditLog)
+            .where(AuditLog.action == "policy_change", AuditLog.entity == "policy")
+            .where(col(AuditLog.entity_id).startswith(f"{world.district}|"))
+            .order_by(col(AuditLog.id))
+        ).all()
+    assert [(r.actor, r.entity_id) for r in rows] == [
+        (admin_name, f"{world.district}|2025-09-01"),
+        (admin_name, f"{world.district}|2025-11-01"),
+        (admin_name, f"{world.district}|2025-11-01"),
+    ]
+    assert "subsidy_mode: flat_per_visit→per_km" in rows[0].detail
+    assert "fen_per_km: 100→80" in rows[0].detail
+    assert "service_min_minutes: 60→45" in rows[1].detail
+    assert "fen_per_km" not in rows[1].detail  # inherited, not changed
+    assert rows[2].detail == "monthly_cap_fen: 150000→None"
+    assert {r.district_code for r in rows} == {world.district}
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31", "2100-01-01"])
+def test_effective_date_outside_the_window_is_422(world: World, factory: Factory, day: str) -> None:
+    admin = factory.login(factory.user("admin", None))
+    response = admin.put(f"/policies/{world.district}/{day}", json={"fen_per_km": 80})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert "2000-01-01" in response.json()["error"]["message"]

@@ -1,9 +1,17 @@
 """Push through real HTTP: idempotency, versions, scope, per-op rejection."""
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+import requests
+from sqlmodel import select
+
+from server.models import SyncOp, VisitTally
 from tests.conftest import World
-from tests.factories import delete, home_visit, itinerant_visit, upsert
+from tests.factories import Factory, delete, home_visit, itinerant_visit, upsert
+from tests.live import LiveServer
 
 
 def test_push_applies_and_server_adds_its_fields(world: World) -> None:
@@ -97,7 +105,7 @@ def test_itinerant_pushes_school_visit_but_not_home_visit(world: World) -> None:
 
 def test_wrong_clock_is_kept_and_flagged(world: World) -> None:
     future = home_visit(world.student, start=datetime(2035, 3, 1, 9, tzinfo=UTC))
-    past = home_visit(world.student, start=datetime(1990, 3, 1, 9, tzinfo=UTC))
+    past = home_visit(world.student, start=datetime(2015, 3, 1, 9, tzinfo=UTC))
     results = world.t.push(upsert(future), upsert(past))
     assert [r["status"] for r in results] == ["applied", "applied"]
     flags = {
@@ -135,3 +143,134 @@ def test_pulled_record_echoed_back_is_accepted(world: World) -> None:
         upsert({**pulled, "content": "补充说明", "teacher": "x"}, base_version=pulled["version"])
     )
     assert result["status"] == "applied" and result["version"] == 2
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        ("9999-12-31T20:00:00+00:00", "9999-12-31T21:00:00+00:00"),
+        ("0001-01-01T01:00:00+00:00", "0001-01-01T02:00:00+00:00"),
+        ("1999-12-31T23:00:00+00:00", "1999-12-31T23:59:00+00:00"),
+        ("2100-01-01T00:00:00+00:00", "2100-01-01T01:00:00+00:00"),
+    ],
+)
+def test_time_outside_the_window_rejects_only_that_op(world: World, start: str, end: str) -> None:
+    good = home_visit(world.student)
+    extreme = home_visit(world.student, started_at=start, ended_at=end)
+    results = world.t.push(upsert(good), upsert(extreme))
+    assert [r["status"] for r in results] == ["applied", "rejected"]
+    assert results[1]["error"]["code"] == "invalid_record"
+    assert "2000-01-01" in results[1]["error"]["message"]
+    assert "2099-12-31" in results[1]["error"]["message"]
+    ids = {c["id"] for c in world.t.get("/sync/pull").json()["changes"]}
+    assert good["id"] in ids and extreme["id"] not in ids
+
+
+def test_window_edges_are_accepted(world: World) -> None:
+    first = home_visit(world.student, start=datetime(2000, 1, 1, tzinfo=UTC))
+    last = home_visit(world.student, start=datetime(2099, 12, 31, 22, 59, tzinfo=UTC), minutes=60)
+    results = world.t.push(upsert(first), upsert(last))
+    assert [r["status"] for r in results] == ["applied", "applied"]
+
+
+def test_due_date_outside_the_window_is_rejected(world: World) -> None:
+    bad = itinerant_visit(world.school, recommendations=[{"text": "t", "due_date": "9999-12-31"}])
+    (result,) = world.i.push(upsert(bad))
+    assert result["status"] == "rejected" and result["error"]["code"] == "invalid_record"
+    assert "recommendations" in result["error"]["message"]
+
+
+def test_phone_clock_a_year_off_is_kept_and_flagged(world: World) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    ahead = home_visit(world.student, start=now + timedelta(days=365))
+    behind = home_visit(world.student, start=now - timedelta(days=365))
+    results = world.t.push(upsert(ahead), upsert(behind))
+    assert [r["status"] for r in results] == ["applied", "applied"]
+    flags = {
+        c["id"]: c["record"]["flags"]
+        for c in world.t.get("/sync/pull").json()["changes"]
+        if c["entity"] == "visit"
+    }
+    assert "future_time" in flags[ahead["id"]]
+    assert "stale_time" in flags[behind["id"]]
+
+
+def test_openapi_states_the_time_window(server: LiveServer) -> None:
+    schema = requests.get(f"{server.url}/openapi.json", timeout=60).json()
+    ops = schema["components"]["schemas"]["PushRequest"]["properties"]["ops"]
+    assert "2000-01-01T00:00Z <= t < 2100-01-01T00:00Z" in ops["description"]
+    policy = schema["paths"]["/api/v1/policies/{district}/{effective_from}"]["put"]
+    (day,) = [p for p in policy["parameters"] if p["name"] == "effective_from"]
+    assert "2000-01-01" in day["description"] and "2099-12-31" in day["description"]
+
+
+def test_upsert_on_the_tombstones_version_restores_the_visit(
+    world: World, factory: Factory
+) -> None:
+    record = home_visit(world.student, start=datetime(2025, 10, 9, 1, tzinfo=UTC))
+    world.t.push(upsert(record))
+    world.t.push(delete(record["id"], base_version=1))
+    restored = {**record, "content": "撤销删除后改过"}
+    (result,) = world.t.push(upsert(restored, base_version=2))
+    assert (result["status"], result["version"]) == ("applied", 3), result
+    changes = world.t.get("/sync/pull").json()["changes"]
+    visit = next(c for c in changes if c["id"] == record["id"])
+    assert visit["deleted"] is False and visit["version"] == 3
+    assert visit["record"]["content"] == "撤销删除后改过"
+    assert visit["record"]["review_status"] == "pending"
+    assert "no_photo" in visit["record"]["flags"]  # judged afresh
+    with factory.session() as s:  # counted again in the report's sums
+        tally = s.exec(select(VisitTally).where(VisitTally.subject_id == world.student)).all()
+    assert [(row.local_month, row.visits) for row in tally] == [(202510, 1)]
+
+
+def test_tombstone_answers_conflict_to_any_other_version_and_to_a_delete(world: World) -> None:
+    record = home_visit(world.student)
+    world.t.push(upsert(record))
+    world.t.push(delete(record["id"], base_version=1))
+    for op in (upsert(record, base_version=1), delete(record["id"], base_version=2)):
+        (result,) = world.t.push(op)
+        assert result["status"] == "conflict", result
+        assert result["server_record"]["deleted"] is True
+        assert result["server_record"]["version"] == 2
+
+
+def test_resent_op_with_the_same_meaning_in_other_json_is_duplicate(world: World) -> None:
+    record = home_visit(world.student, accuracy=15.0)
+    op = upsert(record)
+    assert world.t.push(op)[0]["status"] == "applied"
+    # Another JSON writer: 15.0 as 15, keys in another order, server fields echoed back.
+    same = {
+        **op,
+        "record": {
+            **dict(reversed(list(record.items()))),
+            "check_in": {"lat": 30.3, "lon": 120.1, "accuracy_m": 15},
+            "check_out": {"accuracy_m": 15, "lat": 30.3, "lon": 120.1},
+            "flags": ["whatever the phone had"],
+        },
+    }
+    (again,) = world.t.push(same)
+    assert again["status"] == "duplicate", again
+    changed = {**op, "record": {**record, "check_in": {**record["check_in"], "accuracy_m": 16}}}
+    (reused,) = world.t.push(changed)
+    assert reused["error"]["code"] == "op_id_reused"
+
+
+def test_replay_of_an_op_stored_with_the_old_raw_hash_is_still_duplicate(
+    world: World, factory: Factory
+) -> None:
+    """Ops stored before replays compared meanings kept the hash of the raw body."""
+    op = upsert(home_visit(world.student))
+    first = world.t.push(op)[0]
+    raw = {"type": op["type"], "record": op["record"], "base_version": op["base_version"]}
+    old_hash = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    with factory.session() as s:
+        stored = s.get(SyncOp, op["op_id"])
+        assert stored is not None
+        stored.body_hash = old_hash
+        s.add(stored)
+        s.commit()
+    (again,) = world.t.push(op)
+    assert (again["status"], again["version"]) == ("duplicate", first["version"])
+    changed = {**op, "record": {**op["record"], "content": "改过"}}
+    assert world.t.push(changed)[0]["error"]["code"] == "op_id_reused"

@@ -133,3 +133,10 @@ def test_subsidy_never_above_monthly_cap(sums, cap) -> None:
     assert total <= sum(sums.values())
     if cap is not None:
         assert total <= cap * len(sums)
+
+
+def test_coverage_is_exact_so_that_it_is_rounded_once_where_shown() -> None:
+    """萧山区: 15 of 19 schools is 78.9%; rounded to 0.7895 first, the console showed 79.0%."""
+    schools = [f"S{i}" for i in range(19)]
+    cov = rules.itinerant_coverage(schools, {s: 2 for s in schools[:15]}, 2)
+    assert cov.coverage == 15 / 19

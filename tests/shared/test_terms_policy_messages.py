@@ -7,7 +7,18 @@ import pytest
 
 from shared.messages import CATALOGUES, ZH_CN, describe_validation_errors, t
 from shared.policy import DEFAULT_POLICY, PolicyParams, PolicyVersion, policy_in_force
-from shared.terms import TermDates, TermError, local_month, parse_term, term_of
+from shared.terms import (
+    EARLIEST_TIME,
+    END_TIME,
+    MonthError,
+    TermDates,
+    TermError,
+    local_month,
+    parse_month,
+    parse_term,
+    term_of,
+    time_in_window,
+)
 
 
 def test_default_terms() -> None:
@@ -17,10 +28,33 @@ def test_default_terms() -> None:
     assert first.months() == [202509, 202510, 202511, 202512, 202601]
 
 
-@pytest.mark.parametrize("bad", ["2025", "2025-3", "25-1", "", "2025-1;drop"])
+@pytest.mark.parametrize(
+    "bad", ["2025", "2025-3", "25-1", "", "2025-1;drop", "9999-2", "0000-1", "1999-2", "2100-1"]
+)
 def test_bad_term_ids(bad: str) -> None:
     with pytest.raises(TermError):
         parse_term(bad)
+
+
+def test_every_term_and_month_of_the_window_parses() -> None:
+    assert parse_term("2000-1").start == date(2000, 9, 1)
+    assert parse_term("2099-2").end == date(2100, 8, 31)
+    assert parse_month("2000-01") == (date(2000, 1, 1), date(2000, 1, 31))
+    assert parse_month("2099-12") == (date(2099, 12, 1), date(2099, 12, 31))
+    assert term_of(date(2000, 1, 15)).id == "2000-1"  # 1999-1 lies before the window
+
+
+@pytest.mark.parametrize("bad", ["9999-12", "0000-01", "1999-12", "2100-01", "2025-13", "2025-1"])
+def test_bad_months(bad: str) -> None:
+    with pytest.raises(MonthError):
+        parse_month(bad)
+
+
+def test_time_window_is_half_open_and_never_overflows() -> None:
+    assert time_in_window(EARLIEST_TIME) == EARLIEST_TIME
+    for bad in (END_TIME, datetime(9999, 12, 31, 23, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC)):
+        with pytest.raises(ValueError, match="field.out_of_window"):
+            time_in_window(bad)
 
 
 def test_city_calendar_overrides_dates() -> None:
