@@ -4,6 +4,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
+from server import errors
 from server.deps import CurrentUser, ManagerScope, SessionDep
 from server.errors import ApiError
 from server.models import DeviceToken, User
@@ -41,7 +42,7 @@ class DeviceOut(BaseModel):
     revoked: bool
 
 
-@router.post("/auth/login", response_model=LoginOut)
+@router.post("/auth/login", response_model=LoginOut, responses=errors.responses(400, 401, 413, 422))
 def login(body: LoginIn, session: SessionDep) -> LoginOut:
     token, user = users.login(
         session, username=body.username, password=body.password, device_name=body.device_name
@@ -50,12 +51,12 @@ def login(body: LoginIn, session: SessionDep) -> LoginOut:
     return LoginOut(token=token, user=UserOut.model_validate(user, from_attributes=True))
 
 
-@router.get("/auth/me", response_model=UserOut)
+@router.get("/auth/me", response_model=UserOut, responses=errors.responses(401))
 def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user, from_attributes=True)
 
 
-@router.get("/devices", response_model=list[DeviceOut])
+@router.get("/devices", response_model=list[DeviceOut], responses=errors.responses(401, 403))
 def devices(scope: ManagerScope, session: SessionDep) -> list[DeviceOut]:
     query = select(DeviceToken, User).join(User).order_by(col(DeviceToken.id).desc()).limit(500)
     if scope.role != "admin":
@@ -72,7 +73,11 @@ def devices(scope: ManagerScope, session: SessionDep) -> list[DeviceOut]:
     ]
 
 
-@router.post("/devices/{token_id}/revoke", response_model=DeviceOut)
+@router.post(
+    "/devices/{token_id}/revoke",
+    response_model=DeviceOut,
+    responses=errors.responses(401, 403, 404, 422),
+)
 def revoke(token_id: int, scope: ManagerScope, session: SessionDep) -> DeviceOut:
     device = session.get(DeviceToken, token_id)
     owner = session.get(User, device.user_id) if device else None

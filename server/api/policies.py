@@ -1,12 +1,13 @@
 """Policy parameters per district with an effective date: everyone in scope reads, admins set."""
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 from sqlmodel import col, select
 
+from server import errors
 from server.deps import ScopeDep, SessionDep
 from server.errors import ApiError
 from server.models import District, Policy
@@ -34,7 +35,7 @@ def _out(row: Policy) -> PolicyOut:
     )
 
 
-@router.get("/policies", response_model=list[PolicyOut])
+@router.get("/policies", response_model=list[PolicyOut], responses=errors.responses(401))
 def list_policies(scope: ScopeDep, session: SessionDep) -> list[PolicyOut]:
     rows = session.exec(
         select(Policy)
@@ -44,9 +45,17 @@ def list_policies(scope: ScopeDep, session: SessionDep) -> list[PolicyOut]:
     return [_out(row) for row in rows]
 
 
-@router.put("/policies/{district}/{effective_from}", response_model=PolicyOut)
+@router.put(
+    "/policies/{district}/{effective_from}",
+    response_model=PolicyOut,
+    responses=errors.responses(400, 401, 403, 404, 422),
+)
 def put_policy(
-    district: str, effective_from: date, params: PolicyParams, scope: ScopeDep, session: SessionDep
+    district: Annotated[str, Path(json_schema_extra={"pattern": r"^(default|[0-9]{6})$"})],
+    effective_from: date,
+    params: PolicyParams,
+    scope: ScopeDep,
+    session: SessionDep,
 ) -> PolicyOut:
     """Set the parameters taking effect on ``effective_from`` in ``district`` (or ``default``).
 
