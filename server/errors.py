@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 
 from shared.messages import describe_validation_errors, t
 from shared.protocol import ErrorBody
@@ -64,15 +64,20 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def allowed_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:
-    """Every method some route serves at this path. Starlette's own 405 names only the methods
-    of the first route that matched the path, though several routes may share it."""
-    methods: set[str] = set()
-    for route in app.routes:
-        match, _ = route.matches({**scope, "method": "GET"})
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
-    return sorted(methods)
+    """Every method some route serves at this path. Starlette's own 405 names at most the
+    methods of the first route that matched the path, though several routes may share one
+    (GET and PUT of a photo). A mount (static files) matches any method and serves GET/HEAD."""
+    routes = [r for r in app.routes if not isinstance(r, Mount)]
+    found = [
+        method
+        for method in _METHODS
+        if any(r.matches({**scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
+    return found or ["GET", "HEAD"]
 
 
 class ApiError(Exception):

@@ -14,7 +14,7 @@ from shared.messages import t
 router = APIRouter(tags=["compliance"])
 # The formats are documented, not enforced here: the service answers 400 ``invalid_term`` and
 # 404 for what does not fit, as it always has.
-TERM_PATTERN = r"^[0-9]{4}-[12]$"
+TERM_PATTERN = r"^20[0-9]{2}-[12]$"  # this century: what a real term id looks like
 DISTRICT_PATTERN = r"^[0-9]{6}$"
 TermQuery = Annotated[
     str,
