@@ -207,7 +207,7 @@ ZH_CN: dict[str, str] = {
     "api.doc.415": "内容不是可识别的图片（not_an_image）",
     "api.doc.422": "请求参数或字段不符合要求（invalid_request）",
     "api.doc.429": "尝试次数过多，请稍后再试",
-    "api.doc.photo_body": "照片原始字节（JPEG 或 PNG），文件名为其 SHA-256",
+    "api.doc.photo_body": "照片原始字节（JPEG；PNG 亦可），以其 SHA-256 为名",
     "api.doc.photo_exists": "照片已存在（内容相同）",
     "api.doc.photo_created": "照片已保存",
     "api.doc.photo": "照片（已去除元数据）",

@@ -47,7 +47,10 @@ class PhotoOut(BaseModel):
         "requestBody": {
             "required": True,
             "description": t("api.doc.photo_body"),
-            "content": _IMAGE_CONTENT,
+            # One media type: generators build one raw-body argument per type and trip over
+            # two (openapi-python-client 0.29 emits code that does not import). PNG bytes are
+            # accepted all the same: the server reads the format from the bytes, not the header.
+            "content": {"image/jpeg": _BINARY},
         }
     },
 )

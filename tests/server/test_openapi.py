@@ -98,8 +98,7 @@ def test_formats_are_documented_as_patterns(document: dict[str, Any]) -> None:
 def test_photo_upload_body_is_declared_as_image_bytes(document: dict[str, Any]) -> None:
     body = document["paths"]["/api/v1/photos/{sha256}"]["put"]["requestBody"]
     assert body["required"] is True
-    for media in ("image/jpeg", "image/png"):
-        assert body["content"][media]["schema"] == {"type": "string", "format": "binary"}
+    assert body["content"] == {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def test_pull_and_compliance_answers_are_typed(document: dict[str, Any]) -> None:
@@ -164,9 +163,11 @@ def test_answers_conform_to_the_document(server: LiveServer, populated: World) -
     # Setting policy and revoking devices would change other tests' world (own tests cover them).
     schema = schema.exclude(path_regex=r"/policies/").exclude(path_regex=r"/revoke$")
     deadline = time.monotonic() + 300
+    sent: dict[str, str] = {}  # the token of the current pass
     tried = 0
     for token in (populated.c.token, populated.t.token):
-        headers = {"Authorization": f"Bearer {token}"}
+        sent.clear()
+        sent["Authorization"] = f"Bearer {token}"
         for result in schema.get_all_operations():
             operation = result.ok()
             if time.monotonic() > deadline:
@@ -179,9 +180,9 @@ def test_answers_conform_to_the_document(server: LiveServer, populated: World) -
                 database=None,
                 suppress_health_check=list(HealthCheck),
             )
-            def check(case, headers=headers) -> None:
-                response = case.call(headers=headers, timeout=30)
-                case.validate_response(response, checks=CONFORMANCE, headers=headers)
+            def check(case) -> None:
+                response = case.call(headers=sent, timeout=30)
+                case.validate_response(response, checks=CONFORMANCE, headers=sent)
 
             check()
             tried += 1
