@@ -187,3 +187,24 @@ def test_answers_conform_to_the_document(server: LiveServer, populated: World) -
             check()
             tried += 1
     assert tried >= 20  # both tokens over every operation but the excluded ones
+
+
+def test_responses_helper_documents_any_status_a_route_adds() -> None:
+    """One line per route: ``responses=errors.responses(...)`` (429 included, for throttling)."""
+    from fastapi import FastAPI
+
+    from server import docs, errors
+
+    app = FastAPI(docs_url=None, redoc_url=None, separate_input_output_schemas=False)
+    docs.install(app)
+
+    @app.post("/throttled", status_code=204, responses=errors.responses(401, 429))
+    def throttled() -> None:
+        return None
+
+    answers = app.openapi()["paths"]["/throttled"]["post"]["responses"]
+    assert set(answers) == {"204", "401", "429"}
+    for status in ("401", "429"):
+        assert answers[status]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}
+        assert answers[status]["description"]
+    assert "ErrorResponse" in app.openapi()["components"]["schemas"]
