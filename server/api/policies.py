@@ -1,7 +1,7 @@
 """Policy parameters per district with an effective date: everyone in scope reads, admins set."""
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
@@ -22,7 +22,7 @@ DEFAULT_SCOPE = "default"  # path value for the version that applies to every di
 class PolicyOut(BaseModel):
     district_code: str | None
     effective_from: date
-    params: dict[str, Any]
+    params: PolicyParams
     version: int
 
 
@@ -30,7 +30,7 @@ def _out(row: Policy) -> PolicyOut:
     return PolicyOut(
         district_code=row.district_code,
         effective_from=row.effective_from,
-        params=PolicyParams.model_validate(row.params).model_dump(mode="json"),
+        params=PolicyParams.model_validate(row.params),
         version=row.version,
     )
 

@@ -85,7 +85,7 @@ def test_console_error_pages_carry_the_headers(world: World, coord: Console) -> 
     other = coord.get("/districts/999999")
     assert other.status_code == 404 and "text/html" in other.headers["content-type"]
     assert_strict(other)
-    refused = coord.post(f"/devices/{1}/revoke", {}, csrf=False)
+    refused = coord.post("/devices/1/revoke", {}, csrf=False)
     assert refused.status_code == 403
     assert_strict(refused)
     redirect = requests.get(f"{coord.server.url}/dashboard", allow_redirects=False, timeout=30)
