@@ -74,10 +74,11 @@ def test_routes_list_the_statuses_they_answer(document: dict[str, Any]) -> None:
 
 
 def test_unauthorized_answers_document_www_authenticate(document: dict[str, Any]) -> None:
-    for method, path, op in operations(document):
-        if "401" in op["responses"]:
-            header = op["responses"]["401"]["headers"]["WWW-Authenticate"]
-            assert header["required"] is True, (method, path)
+    documented = [op for _, _, op in operations(document) if "401" in op["responses"]]
+    assert len(documented) >= 12
+    for op in documented:
+        header = op["responses"]["401"]["headers"]["WWW-Authenticate"]
+        assert header["required"] is True, op["operationId"]
 
 
 def _param(document: dict[str, Any], path: str, method: str, name: str) -> dict[str, Any]:
@@ -208,3 +209,18 @@ def test_responses_helper_documents_any_status_a_route_adds() -> None:
         assert answers[status]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}
         assert answers[status]["description"]
     assert "ErrorResponse" in app.openapi()["components"]["schemas"]
+
+
+def test_pulled_records_are_typed_and_leave_out_what_a_role_does_not_get(world: World) -> None:
+    """The typed pull answer drops server bookkeeping (``seq``) and sends no nulls for the
+    fields a role does not get: they stay absent, as before the records were typed."""
+
+    def student_of(client) -> dict[str, Any]:
+        changes = client.get("/sync/pull").json()["changes"]
+        return next(c["record"] for c in changes if c["id"] == world.student)
+
+    manager = student_of(world.c)
+    assert "seq" not in manager and manager["certified"] in (True, False)
+    teacher = student_of(world.t)
+    assert "seq" not in teacher and "certified" not in teacher and "active" not in teacher
+    assert teacher["guardian_phone"] is not None
