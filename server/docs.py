@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from server.errors import ErrorResponse
 from server.headers import DOCS_PREFIX
 from shared.messages import t
+from shared.protocol import DocumentedOp
 
 ASSETS = f"{DOCS_PREFIX}/assets"
 _ASSET_DIR = str(files("fastapi_offline") / "static")
@@ -90,7 +91,8 @@ def install(app: FastAPI) -> None:
 
 def truthful_validation_errors(document: dict[str, Any]) -> dict[str, Any]:
     """Replace FastAPI's default 422 (``HTTPValidationError``, a body this server never sends)
-    with the error body server.errors really answers with."""
+    with the error body server.errors really answers with, and add the schemas referenced
+    from outside any route's model (the push ops)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     real = {"$ref": "#/components/schemas/ErrorResponse"}
     for path in document.get("paths", {}).values():
@@ -100,10 +102,12 @@ def truthful_validation_errors(document: dict[str, Any]) -> dict[str, Any]:
                 continue
             answer["description"] = t("api.doc.422")
             answer["content"] = {"application/json": {"schema": real}}
-    if "ErrorResponse" not in schemas:
-        schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas["ErrorResponse"] = schema
+    for model in (ErrorResponse, DocumentedOp):  # referenced, but by no route's own model
+        if model.__name__ not in schemas:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, part in schema.pop("$defs", {}).items():
+                schemas.setdefault(name, part)
+            schemas[model.__name__] = schema
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document

@@ -133,9 +133,24 @@ class PushOp(Strict):
     base_version: int | None = Field(None, ge=1)
 
 
+class DocumentedOp(BaseModel):
+    """An op as the OpenAPI document describes it (``PushRequest.ops``): what a phone should
+    send. The server validates each op on its own (``PushOp``, ``VisitRecord.from_pushed``),
+    so that an op that does not fit is rejected alone rather than the whole request."""
+
+    op_id: UUID
+    type: Literal["visit.upsert", "visit.delete"]
+    record: VisitRecord | DeleteRecord
+    base_version: int | None = Field(None, ge=1)
+
+
 class PushRequest(Strict):
-    # Ops are validated one by one, so that one bad op is rejected alone.
-    ops: list[Any] = Field(max_length=MAX_OPS)
+    # Ops are validated one by one, so that one bad op is rejected alone; the document still
+    # shows their shape (DocumentedOp, added to the components by server/docs.py).
+    ops: list[Any] = Field(
+        max_length=MAX_OPS,
+        json_schema_extra={"items": {"$ref": "#/components/schemas/DocumentedOp"}},
+    )
 
 
 class ErrorBody(BaseModel):

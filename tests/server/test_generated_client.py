@@ -115,7 +115,8 @@ def test_generated_client_logs_in_uploads_pushes_and_pulls(
     assert stored.status_code == 201 and stored.parsed.sha256 == name
 
     record = home_visit(world.student, photos=[name])
-    pushed = push.sync_detailed(client=client, body=models.PushRequest(ops=[upsert(record)]))
+    op = models.DocumentedOp.from_dict(upsert(record))  # the push op is a typed model too
+    pushed = push.sync_detailed(client=client, body=models.PushRequest(ops=[op]))
     assert pushed.status_code == 200
     (result,) = pushed.parsed.results
     assert result.status == "applied" and result.id == record["id"]

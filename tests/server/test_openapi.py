@@ -96,6 +96,17 @@ def test_formats_are_documented_as_patterns(document: dict[str, Any]) -> None:
     assert code["pattern"] == "^[0-9]{6}$"
 
 
+def test_push_ops_are_documented_with_the_visit_record(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    ops = schemas["PushRequest"]["properties"]["ops"]
+    assert ops["items"] == {"$ref": "#/components/schemas/DocumentedOp"}
+    assert ops["maxItems"] == 500
+    record = schemas["DocumentedOp"]["properties"]["record"]["anyOf"]
+    assert {"$ref": "#/components/schemas/VisitRecord"} in record
+    photos = schemas["VisitRecord"]["properties"]["photos"]["items"]
+    assert photos["pattern"] == "^[0-9a-f]{64}$"
+
+
 def test_photo_upload_body_is_declared_as_image_bytes(document: dict[str, Any]) -> None:
     body = document["paths"]["/api/v1/photos/{sha256}"]["put"]["requestBody"]
     assert body["required"] is True
