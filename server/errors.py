@@ -1,14 +1,18 @@
 """One error shape for the whole API: {"error": {"code", "message"}}, message in Chinese."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from shared.messages import describe_validation_errors, t
+from shared.protocol import ErrorBody
 
 log = logging.getLogger("songjiao")
 
@@ -21,6 +25,59 @@ _STATUS_CODES = {
     413: "body_too_large",
     415: "unsupported_media_type",
 }
+_TRANSLATED = frozenset(
+    {"unauthorized", "forbidden", "not_found", "method_not_allowed", "unsupported_media_type"}
+)
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer (contract.md, HTTP API)."""
+
+    error: ErrorBody
+
+
+# What each documented status means on this API; the codes are those the server really sends.
+_DOCUMENTED = {
+    400: "api.doc.400",
+    401: "api.doc.401",
+    403: "api.doc.403",
+    404: "api.doc.404",
+    409: "api.doc.409",
+    413: "api.doc.413",
+    415: "api.doc.415",
+    422: "api.doc.422",
+    429: "api.doc.429",
+}
+_BEARER = {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """FastAPI ``responses=`` entries for the error statuses a route really answers, each with
+    the real error body, so the OpenAPI document tells clients (and schemathesis) the truth:
+    ``@router.get(..., responses=errors.responses(400, 401, 404))``."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorResponse, "description": t(_DOCUMENTED[status])}
+        if status == 401:  # RFC 9110: a 401 names the scheme to authenticate with
+            entry["headers"] = {k: v | {"required": True} for k, v in _BEARER.items()}
+        out[status] = entry
+    return out
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:
+    """Every method some route serves at this path. Starlette's own 405 names at most the
+    methods of the first route that matched the path, though several routes may share one
+    (GET and PUT of a photo). A mount (static files) matches any method and serves GET/HEAD."""
+    routes = [r for r in app.routes if not isinstance(r, Mount)]
+    found = [
+        method
+        for method in _METHODS
+        if any(r.matches({**scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
+    return found or ["GET", "HEAD"]
 
 
 class ApiError(Exception):
@@ -75,10 +132,15 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "http_error")
-        message = t(code) if code in ("unauthorized", "forbidden", "not_found") else str(exc.detail)
-        return error_response(exc.status_code, code, message)
+        message = t(code) if code in _TRANSLATED else str(exc.detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110 15.5.6: a 405 lists the methods that would work
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return error_response(exc.status_code, code, message, **headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

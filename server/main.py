@@ -3,8 +3,9 @@
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 
-from server import console, errors
+from server import console, docs, errors
 from server.api import auth, compliance, health, photos, policies, roster, sync
+from server.headers import SecurityHeaders
 from server.limits import BodyLimit
 from server.services.throttle import LoginThrottle
 from server.settings import get_settings
@@ -12,7 +13,18 @@ from server.settings import get_settings
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="送教通 API", version="0.1.0", docs_url="/docs")
+    # One schema per model for requests and answers alike: generated clients (openapi-python-client)
+    # refuse two models of one name, such as PolicyParams read in a PUT and sent in a pull.
+    app = FastAPI(
+        title="送教通 API",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        separate_input_output_schemas=False,
+        # Operation ids are the route functions' names (unique in the document): a generated
+        # client reads ``api.sync.push`` rather than ``push_api_v1_sync_push_post``.
+        generate_unique_id_function=lambda route: route.name,
+    )
     errors.install(app)
     app.state.login_throttle = LoginThrottle(
         per_account=settings.login_failures_per_account,
@@ -20,6 +32,7 @@ def create_app() -> FastAPI:
         storage_uri=settings.rate_limit_storage,
         key_prefix=settings.rate_limit_key_prefix,
     )
+    docs.install(app)  # /docs from local assets (no CDN) and the real error schema
     for router in (
         health.router,
         auth.router,
@@ -41,4 +54,6 @@ def create_app() -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, photos=settings.max_photo_bytes)
+    # Outermost, so that the answers the body limit gives itself carry the headers too.
+    app.add_middleware(SecurityHeaders)
     return app

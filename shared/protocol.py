@@ -1,6 +1,6 @@
 """Sync protocol messages shared by phone and server (contract.md, HTTP API)."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -14,7 +14,17 @@ from pydantic import (
     model_validator,
 )
 
-from shared.domain import ItinerantPurpose, ReviewStatus, TravelMode, VisitKind
+from shared.domain import (
+    DisabilityCategory,
+    ItinerantPurpose,
+    Placement,
+    ReviewStatus,
+    SchoolKind,
+    Stage,
+    TravelMode,
+    VisitKind,
+)
+from shared.policy import PolicyParams
 from shared.terms import WINDOW_TEXT, date_in_window, time_in_window
 
 MAX_OPS = 500
@@ -137,8 +147,20 @@ class PushOp(Strict):
     base_version: int | None = Field(None, ge=1)
 
 
+class DocumentedOp(BaseModel):
+    """An op as the OpenAPI document describes it (``PushRequest.ops``): what a phone should
+    send. The server validates each op on its own (``PushOp``, ``VisitRecord.from_pushed``),
+    so that an op that does not fit is rejected alone rather than the whole request."""
+
+    op_id: UUID
+    type: Literal["visit.upsert", "visit.delete"]
+    record: VisitRecord | DeleteRecord
+    base_version: int | None = Field(None, ge=1)
+
+
 class PushRequest(Strict):
-    # Ops are validated one by one, so that one bad op is rejected alone.
+    # Ops are validated one by one, so that one bad op is rejected alone; the document still
+    # shows their shape (DocumentedOp, added to the components by server/docs.py).
     ops: list[Any] = Field(
         max_length=MAX_OPS,
         description=(
@@ -147,6 +169,7 @@ class PushRequest(Strict):
             " 2000-01-01 <= d <= 2099-12-31. An op outside this window is rejected alone"
             " (invalid_record); a phone clock merely wrong inside it is kept and flagged."
         ),
+        json_schema_extra={"items": {"$ref": "#/components/schemas/DocumentedOp"}},
     )
 
 
@@ -168,8 +191,15 @@ class PushResponse(BaseModel):
     results: list[PushResult]
 
 
+ENTITIES = ("school", "student", "assignment", "visit", "policy")
+Entity = Literal["school", "student", "assignment", "visit", "policy"]
+
+
 class Change(BaseModel):
-    entity: Literal["school", "student", "assignment", "visit", "policy"]
+    """One change as the phone reads it: the record stays a plain dict, so that fields a newer
+    server adds pass through to the phone's store (the typed wire form is ``PulledChange``)."""
+
+    entity: Entity
     id: str
     version: int
     deleted: bool
@@ -182,15 +212,136 @@ class PullResponse(BaseModel):
     has_more: bool
 
 
+# Timestamps a record carries as the phone pushed them: passed on as sent, not re-formatted.
+IsoTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class SchoolRecord(BaseModel):
+    id: str
+    name: str
+    district_code: str
+    kind: SchoolKind
+    lat: float | None = None
+    lon: float | None = None
+
+
+class StudentRecord(BaseModel):
+    """A child as pulled. A field worker gets what the job needs (an itinerant less than a
+    home teacher: server/services/sync_pull.py); the other fields are then absent."""
+
+    model_config = ConfigDict(extra="ignore")  # server bookkeeping (``seq``) never leaves
+    id: str
+    name: str
+    school_id: str
+    district_code: str
+    grade: int | None = None
+    placement: Placement | None = None
+    disability_category: DisabilityCategory | None = None
+    photo_consent: bool = False
+    stage: Stage | None = None
+    disability_grade: int | None = None
+    address: str | None = None
+    home_lat: float | None = None
+    home_lon: float | None = None
+    guardian_name: str | None = None
+    guardian_phone: str | None = None
+    iep_goals: list[str] | None = None
+    certified: bool | None = None
+    active: bool | None = None
+    version: int | None = None
+
+
+class AssignmentRecord(BaseModel):
+    """Who is assigned to what: a teacher to a child, or an itinerant to a school."""
+
+    username: str
+    student_id: str | None = None
+    school_id: str | None = None
+
+
+class PolicyRecord(BaseModel):
+    district_code: str | None = Field(description="null: the version for every district")
+    effective_from: date
+    params: PolicyParams
+
+
 class VisitOut(BaseModel):
     """A visit as the server returns it: the pushed record plus the server's fields."""
 
     model_config = ConfigDict(extra="allow")
     id: str
+    kind: VisitKind
+    student_id: str | None = None
+    school_id: str | None = None
+    started_at: IsoTime
+    ended_at: IsoTime
+    check_in: Position | None = None
+    check_out: Position | None = None
+    content: str | None = None
+    iep_goals: list[str] | None = None
+    student_response: str | None = None
+    guardian_guidance: str | None = None
+    purposes: list[str] | None = None
+    students_seen: list[str] | None = None
+    findings: str | None = None
+    recommendations: list[Recommendation] | str | None = None
+    photos: list[str] = Field(default_factory=list)
+    travel: Travel | None = None
+    # the server's fields
     teacher: str
+    district_code: str | None = None
     version: int
-    received_at: datetime
+    received_at: IsoTime
     flags: list[str]
+    flag_notes: dict[str, Any] = Field(default_factory=dict)
     distance_m: int
     subsidy_fen: int
     review_status: ReviewStatus
+    review_reason: str | None = None
+    deleted: bool = False
+
+
+class _ChangeBase(BaseModel):
+    id: str
+    version: int
+    deleted: bool
+
+
+class SchoolChange(_ChangeBase):
+    entity: Literal["school"]
+    record: SchoolRecord | None
+
+
+class StudentChange(_ChangeBase):
+    entity: Literal["student"]
+    record: StudentRecord | None
+
+
+class AssignmentChange(_ChangeBase):
+    entity: Literal["assignment"]
+    record: AssignmentRecord | None
+
+
+class VisitChange(_ChangeBase):
+    entity: Literal["visit"]
+    record: VisitOut | None
+
+
+class PolicyChange(_ChangeBase):
+    entity: Literal["policy"]
+    record: PolicyRecord | None
+
+
+PulledChange = Annotated[
+    SchoolChange | StudentChange | AssignmentChange | VisitChange | PolicyChange,
+    Field(discriminator="entity"),
+]
+
+
+class PullPage(BaseModel):
+    """``GET /sync/pull`` as the server sends it: each change's record typed by its entity
+    (``record`` is null when ``deleted``). The phone reads the same JSON as ``PullResponse``."""
+
+    changes: list[PulledChange]
+    cursor: str
+    has_more: bool

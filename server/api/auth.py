@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
+from server import errors
 from server.deps import CurrentUser, ManagerScope, SessionDep, ThrottleDep, client_address
 from server.errors import ApiError
 from server.models import DeviceToken, User
@@ -54,9 +55,7 @@ def _device_out(device: DeviceToken, owner: User) -> DeviceOut:
 
 
 @router.post(
-    "/auth/login",
-    response_model=LoginOut,
-    responses={429: {"description": "登录失败次数过多：Retry-After 秒后再试"}},
+    "/auth/login", response_model=LoginOut, responses=errors.responses(400, 401, 413, 422, 429)
 )
 def login(body: LoginIn, request: Request, session: SessionDep, throttle: ThrottleDep) -> LoginOut:
     """A new device token. 401 ``bad_credentials``; 429 ``too_many_attempts`` (with
@@ -91,7 +90,9 @@ def login(body: LoginIn, request: Request, session: SessionDep, throttle: Thrott
     return LoginOut(token=token, user=UserOut.model_validate(user, from_attributes=True))
 
 
-@router.post("/auth/logout", status_code=204, response_class=Response)
+@router.post(
+    "/auth/logout", status_code=204, response_class=Response, responses=errors.responses(401)
+)
 def logout(request: Request, user: CurrentUser, session: SessionDep) -> Response:
     """Revoke the calling device's token (and only it): 204; the token then answers 401."""
     users.revoke_token(
@@ -101,12 +102,12 @@ def logout(request: Request, user: CurrentUser, session: SessionDep) -> Response
     return Response(status_code=204)
 
 
-@router.get("/auth/me", response_model=UserOut)
+@router.get("/auth/me", response_model=UserOut, responses=errors.responses(401))
 def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user, from_attributes=True)
 
 
-@router.get("/devices", response_model=list[DeviceOut])
+@router.get("/devices", response_model=list[DeviceOut], responses=errors.responses(401, 403))
 def devices(scope: ManagerScope, session: SessionDep) -> list[DeviceOut]:
     query = select(DeviceToken, User).join(User).order_by(col(DeviceToken.id).desc()).limit(500)
     if scope.role != "admin":
@@ -114,7 +115,11 @@ def devices(scope: ManagerScope, session: SessionDep) -> list[DeviceOut]:
     return [_device_out(d, u) for d, u in session.exec(query)]
 
 
-@router.post("/devices/{token_id}/revoke", response_model=DeviceOut)
+@router.post(
+    "/devices/{token_id}/revoke",
+    response_model=DeviceOut,
+    responses=errors.responses(401, 403, 404, 422),
+)
 def revoke(token_id: int, scope: ManagerScope, session: SessionDep) -> DeviceOut:
     device = session.get(DeviceToken, token_id)
     owner = session.get(User, device.user_id) if device else None

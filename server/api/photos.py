@@ -1,18 +1,30 @@
 """Photos: upload by SHA-256, download for callers in scope (contract.md, HTTP API)."""
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from server import errors
 from server.deps import CurrentUser, ScopeDep, SessionDep, SettingsDep
 from server.errors import ApiError
 from server.services import photos
+from shared.messages import t
 
 router = APIRouter(tags=["photos"])
 
 # Children's photos must not sit in shared or browser caches, nor be sniffed into something else.
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-_IMAGE = {"content": {"image/jpeg": {}, "image/png": {}}, "description": "照片"}
+# Raw bytes, declared with a binary schema per media type so that client generators (and
+# schemathesis) know the body is a file, not JSON.
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_IMAGE_CONTENT = {"image/jpeg": _BINARY, "image/png": _BINARY}
+# The name's format, documented only: photos.check_name answers 400 invalid_request, as before.
+Sha256Path = Annotated[
+    str,
+    Path(description=t("api.doc.sha256"), json_schema_extra={"pattern": r"^[0-9a-f]{64}$"}),
+]
 
 
 class PhotoOut(BaseModel):
@@ -26,11 +38,24 @@ class PhotoOut(BaseModel):
     "/photos/{sha256}",
     status_code=201,
     response_model=PhotoOut,
-    responses={200: {"model": PhotoOut, "description": "已存在"}},
-    openapi_extra={"requestBody": {"required": True, "content": _IMAGE["content"]}},
+    response_description=t("api.doc.photo_created"),
+    responses={
+        200: {"model": PhotoOut, "description": t("api.doc.photo_exists")},
+        **errors.responses(400, 401, 413, 415),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": t("api.doc.photo_body"),
+            # One media type: generators build one raw-body argument per type and trip over
+            # two (openapi-python-client 0.29 emits code that does not import). PNG bytes are
+            # accepted all the same: the server reads the format from the bytes, not the header.
+            "content": {"image/jpeg": _BINARY},
+        }
+    },
 )
 async def upload(
-    sha256: str,
+    sha256: Sha256Path,
     request: Request,
     response: Response,
     user: CurrentUser,
@@ -58,9 +83,14 @@ async def upload(
 @router.get(
     "/photos/{sha256}",
     response_class=Response,
-    responses={200: _IMAGE, 404: {"description": "不存在或无权查看"}},
+    responses={
+        200: {"content": _IMAGE_CONTENT, "description": t("api.doc.photo")},
+        **errors.responses(400, 401, 404),
+    },
 )
-def download(sha256: str, scope: ScopeDep, session: SessionDep, settings: SettingsDep) -> Response:
+def download(
+    sha256: Sha256Path, scope: ScopeDep, session: SessionDep, settings: SettingsDep
+) -> Response:
     """The stored (metadata-free) image; every successful read is in the audit log."""
     data, media_type = photos.read_for(
         session, scope=scope, sha256=sha256, media_dir=settings.media_dir

@@ -1,12 +1,13 @@
 """Policy parameters per district with an effective date: everyone in scope reads, admins set."""
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import AfterValidator, BaseModel
 from sqlmodel import col, select
 
+from server import errors
 from server.deps import ScopeDep, SessionDep
 from server.errors import ApiError
 from server.models import District, Policy
@@ -22,7 +23,7 @@ DEFAULT_SCOPE = "default"  # path value for the version that applies to every di
 class PolicyOut(BaseModel):
     district_code: str | None
     effective_from: date
-    params: dict[str, Any]
+    params: PolicyParams
     version: int
 
 
@@ -30,12 +31,12 @@ def _out(row: Policy) -> PolicyOut:
     return PolicyOut(
         district_code=row.district_code,
         effective_from=row.effective_from,
-        params=PolicyParams.model_validate(row.params).model_dump(mode="json"),
+        params=PolicyParams.model_validate(row.params),
         version=row.version,
     )
 
 
-@router.get("/policies", response_model=list[PolicyOut])
+@router.get("/policies", response_model=list[PolicyOut], responses=errors.responses(401))
 def list_policies(scope: ScopeDep, session: SessionDep) -> list[PolicyOut]:
     rows = session.exec(
         select(Policy)
@@ -45,9 +46,13 @@ def list_policies(scope: ScopeDep, session: SessionDep) -> list[PolicyOut]:
     return [_out(row) for row in rows]
 
 
-@router.put("/policies/{district}/{effective_from}", response_model=PolicyOut)
+@router.put(
+    "/policies/{district}/{effective_from}",
+    response_model=PolicyOut,
+    responses=errors.responses(400, 401, 403, 404, 422),
+)
 def put_policy(
-    district: str,
+    district: Annotated[str, Path(json_schema_extra={"pattern": r"^(default|[0-9]{6})$"})],
     effective_from: Annotated[
         date,
         AfterValidator(date_in_window),

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from pydantic import BaseModel
 
+from server import errors
 from server.deps import ManagerScope, SessionDep
 from server.errors import ApiError
 from server.services import roster
@@ -28,7 +29,11 @@ class ImportOut(BaseModel):
     notes: list[str]
 
 
-@router.post("/roster/import", response_model=ImportOut)
+@router.post(
+    "/roster/import",
+    response_model=ImportOut,
+    responses=errors.responses(400, 401, 403, 409, 413, 422),
+)
 def import_roster(
     file: Annotated[UploadFile, File(description="名册 CSV（UTF-8）或 XLSX")],
     scope: ManagerScope,

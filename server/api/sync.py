@@ -4,21 +4,31 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from server import errors
 from server.deps import ScopeDep, SessionDep, SettingsDep
 from server.models import utcnow
 from server.services import sync_pull, sync_push
-from shared.protocol import PullResponse, PushRequest, PushResponse
+from shared.protocol import PullPage, PullResponse, PushRequest, PushResponse
 
 router = APIRouter(tags=["sync"])
 
 
-@router.post("/sync/push", response_model=PushResponse)
+@router.post(
+    "/sync/push", response_model=PushResponse, responses=errors.responses(400, 401, 413, 422)
+)
 def push(body: PushRequest, scope: ScopeDep, session: SessionDep) -> PushResponse:
     results = sync_push.push(session, scope=scope, raw_ops=body.ops, now=utcnow())
     return PushResponse(results=results)
 
 
-@router.get("/sync/pull", response_model=PullResponse)
+# Each record is typed by its entity (PullPage); fields a caller's role does not get are left
+# out rather than sent as null (exclude_unset), as they always were.
+@router.get(
+    "/sync/pull",
+    response_model=PullPage,
+    response_model_exclude_unset=True,
+    responses=errors.responses(400, 401, 422),
+)
 def pull(
     scope: ScopeDep,
     session: SessionDep,
