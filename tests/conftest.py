@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-
 from tests.factories import Factory
 from tests.live import PG_ENV, Client, LiveServer, create_database, drop_database, free_port
 
