@@ -75,13 +75,10 @@ def login(body: LoginIn, request: Request, session: SessionDep, throttle: Thrott
         session.commit()  # the failure's audit rows
         raise
     token, device = users.issue_token(session, user=user, device_name=body.device_name)
-    audit.record(
+    audit.record_account(
         session,
-        actor=user.username,
-        action="login",
-        entity="user",
-        entity_id=user.username,
-        district_code=user.district_code,
+        user,
+        "login",
         detail=f"channel=api device={body.device_name}",
         device_id=device.id,
         address=address,

@@ -58,23 +58,17 @@ def change_password(
     elif new == old:
         error = t("console.password_same")
     if error:
-        audit.record(
+        audit.record_account(
             session,
-            actor=user.username,
-            action="password_change_failed",
-            entity="user",
-            entity_id=user.username,
-            district_code=user.district_code,
+            user,
+            "password_change_failed",
             detail=error[:100],
         )
         if locked_now:
-            audit.record(
+            audit.record_account(
                 session,
-                actor=user.username,
-                action="lockout",
-                entity="user",
-                entity_id=user.username,
-                district_code=user.district_code,
+                user,
+                "lockout",
                 detail="channel=console_password",
             )
         session.commit()
@@ -82,13 +76,10 @@ def change_password(
     user.password_hash = hash_password(new)
     session.add(user)
     sessions, devices = console_sessions.end_all(session, user=user, keep=viewer.session_id)
-    audit.record(
+    audit.record_account(
         session,
-        actor=user.username,
-        action="password_change",
-        entity="user",
-        entity_id=user.username,
-        district_code=user.district_code,
+        user,
+        "password_change",
         detail=f"console_sessions={sessions} devices={devices}",
     )
     session.commit()

@@ -86,13 +86,10 @@ def login(request: Request, form: CsrfForm, session: SessionDep, throttle: Throt
         session.commit()  # the failure's audit rows
         return refused(exc.status, exc.message)
     if Scope.of(user).is_staff_in_field:
-        audit.record(
+        audit.record_account(
             session,
-            actor=user.username,
-            action="login_refused",
-            entity="user",
-            entity_id=user.username,
-            district_code=user.district_code,
+            user,
+            "login_refused",
             detail="channel=console reason=field_role",
             address=address,
         )
@@ -103,13 +100,10 @@ def login(request: Request, form: CsrfForm, session: SessionDep, throttle: Throt
         # the old cookie must not stay valid.
         console_sessions.end_by_cookie(session, earlier, actor=user.username, action="replaced")
     row_id = sign_in(request, session, user)
-    audit.record(
+    audit.record_account(
         session,
-        actor=user.username,
-        action="login",
-        entity="user",
-        entity_id=user.username,
-        district_code=user.district_code,
+        user,
+        "login",
         detail=f"channel=console session={row_id}",
         address=address,
     )

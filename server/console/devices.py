@@ -58,13 +58,11 @@ def sign_out_everywhere(
     if target is None or not _may_sign_out(viewer, target):
         raise ApiError(404, "console.no_such_user")
     sessions, devices_ended = console_sessions.end_all(session, user=target)
-    audit.record(
+    audit.record_account(
         session,
+        target,
+        "sign_out_everywhere",
         actor=viewer.user.username,
-        action="sign_out_everywhere",
-        entity="user",
-        entity_id=target.username,
-        district_code=target.district_code,
         detail=f"console_sessions={sessions} devices={devices_ended}",
     )
     session.commit()

@@ -6,7 +6,7 @@ Required by 个人信息保护法 and 未成年人网络保护条例 Art. 36. Ro
 
 from sqlmodel import Session
 
-from server.models import AuditLog, utcnow
+from server.models import AuditLog, User, utcnow
 
 # Keys of ``Session.info`` where the request's dependencies leave where it came from, so that
 # every row written in that request carries them without each caller passing them on.
@@ -51,4 +51,29 @@ def record(
             device_id=device_id if device_id is not None else session.info.get(DEVICE_KEY),
             address=(address or "")[:64] or session.info.get(ADDRESS_KEY),
         )
+    )
+
+
+def record_account(
+    session: Session,
+    user: User,
+    action: str,
+    *,
+    detail: str = "",
+    actor: str | None = None,
+    device_id: int | None = None,
+    address: str | None = None,
+) -> None:
+    """A row about ``user``'s account (sign-in, lock-out, password, sign-out everywhere):
+    the entity is the user; the actor is the user unless someone else acted on it."""
+    record(
+        session,
+        actor=actor or user.username,
+        action=action,
+        entity="user",
+        entity_id=user.username,
+        district_code=user.district_code,
+        detail=detail,
+        device_id=device_id,
+        address=address,
     )
