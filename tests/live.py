@@ -86,6 +86,9 @@ class LiveServer:
             # throttling start their own server with tight limits in ``extra_env``.
             "SONGJIAO_LOGIN_FAILURES_PER_ACCOUNT": "1000000/15 minutes",
             "SONGJIAO_LOGIN_FAILURES_PER_ADDRESS": "1000000/15 minutes",
+            # Devices' last-use marks are written in batches (server.last_used); tests that read
+            # them wait for the write, which on the test servers comes soon.
+            "SONGJIAO_LAST_USED_FLUSH_SECONDS": "0.5",
             **self.extra_env,
         }
 
