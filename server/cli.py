@@ -15,23 +15,29 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import gc
-
     import uvicorn
 
-    import server.main  # noqa: F401  (loaded now, so that the freeze below covers it)
+    from server.settings import get_settings
+    from shared.messages import t
 
-    migrate()
-    # The modules, tables and routes loaded so far live as long as the process: freezing them
-    # keeps the garbage collector from walking them again on every full collection, which a
-    # 500-op push (tens of thousands of short-lived objects) otherwise triggers several times.
-    gc.freeze()
+    settings = get_settings()
+    if args.workers > 1:
+        # Each process would count failed logins on its own: N processes, N times the limit.
+        if settings.rate_limit_storage.startswith("memory://"):
+            print(t("cli.workers_need_shared_limits", workers=args.workers), file=sys.stderr)
+            return 2
+        # SQLite has one writer for the whole file: more processes only queue on its lock.
+        if settings.database_url.startswith("sqlite"):
+            print(t("cli.workers_need_postgresql", workers=args.workers), file=sys.stderr)
+            return 2
+    migrate()  # once, before any worker starts
     print(f"送教通 服务已启动：http://{args.host}:{args.port}/  （API 文档 /docs，控制台 /login）")
     uvicorn.run(
-        "server.main:create_app",
+        "server.main:create_served_app",
         factory=True,
         host=args.host,
         port=args.port,
+        workers=args.workers if args.workers > 1 else None,
         log_level="warning",
         access_log=False,
     )
@@ -126,12 +132,25 @@ def _compliance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("必须是正整数")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="songjiao", description="送教通")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="运行 API 与协调员控制台")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="服务进程数（大于 1 时需要 PostgreSQL 与共享的限流存储，如 Redis）",
+    )
     serve.set_defaults(handler=_serve)
     demo = sub.add_parser("demo", help="载入杭州演示数据")
     # Where `songjiao serve` will listen, so that the console address printed is the real one.

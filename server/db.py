@@ -11,21 +11,29 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.requests import Request
 
 from server.settings import get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30.0
+) -> Engine:
+    """An engine whose pool holds ``pool_size`` (+ ``max_overflow``) connections; a checkout
+    waits at most ``pool_timeout`` seconds, then raises ``sqlalchemy.exc.TimeoutError``."""
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        in_memory = not path or path == ":memory:"
+        if not in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             json_serializer=_json_text,
+            **({} if in_memory else pool),
         )
 
         @sa.event.listens_for(engine, "connect")
@@ -37,7 +45,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, json_serializer=_json_text)
+    return sa.create_engine(url, pool_pre_ping=True, json_serializer=_json_text, **pool)
 
 
 def _json_text(value: Any) -> str:
@@ -53,7 +61,28 @@ def _json_text(value: Any) -> str:
 
 @lru_cache
 def get_engine() -> Engine:
-    return make_engine(get_settings().database_url)
+    """The engine of everything but admitted sync work: console, sign-in, reports, commands."""
+    settings = get_settings()
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
+
+
+@lru_cache
+def get_sync_engine() -> Engine:
+    """The engine of sync work the admission gate let in (server.admission): exactly one
+    connection per request that may run at once, so admitted work never waits for one. Its own
+    pool, not a share of one: however saturated sync is, the console's connections stay free."""
+    settings = get_settings()
+    return make_engine(
+        settings.database_url,
+        pool_size=settings.sync_concurrency,
+        max_overflow=0,
+        pool_timeout=settings.db_pool_timeout,
+    )
 
 
 def alembic_config(url: str) -> Config:
@@ -71,9 +100,19 @@ def migrate(url: str | None = None) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-def get_session() -> Iterator[Session]:
-    with Session(get_engine()) as session:
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's session: on the sync pool when the admission gate admitted the request."""
+    engine = get_sync_engine() if admitted_sync(request.scope) else get_engine()
+    with Session(engine) as session:
         yield session
+
+
+# The key the admission gate sets in an ASGI scope it let in (read by get_session).
+ADMITTED_KEY = "songjiao.sync_admitted"
+
+
+def admitted_sync(scope: Mapping[str, Any]) -> bool:
+    return bool(scope.get(ADMITTED_KEY))
 
 
 def lock_changes(session: Session) -> None:

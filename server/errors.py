@@ -4,6 +4,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -47,6 +48,7 @@ _DOCUMENTED = {
     415: "api.doc.415",
     422: "api.doc.422",
     429: "api.doc.429",
+    503: "api.doc.503",
 }
 _BEARER = {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}
 
@@ -60,6 +62,14 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         entry: dict[str, Any] = {"model": ErrorResponse, "description": t(_DOCUMENTED[status])}
         if status == 401:  # RFC 9110: a 401 names the scheme to authenticate with
             entry["headers"] = {k: v | {"required": True} for k, v in _BEARER.items()}
+        if status == 503:  # back-pressure: come back after this many seconds
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": t("api.doc.retry_after"),
+                    "schema": {"type": "integer"},
+                    "required": True,
+                }
+            }
         out[status] = entry
     return out
 
@@ -117,6 +127,19 @@ def error_response(status: int, code: str, message: str, **headers: str) -> JSON
     return JSONResponse(error_body(code, message), status_code=status, headers=headers or None)
 
 
+BUSY_RETRY_AFTER = 2
+
+
+def busy_response(retry_after: int = BUSY_RETRY_AFTER) -> JSONResponse:
+    """503 ``server_busy`` with ``Retry-After`` (as server.admission.send_busy)."""
+    return error_response(
+        503,
+        "server_busy",
+        t("server_busy", seconds=retry_after),
+        **{"Retry-After": str(retry_after)},
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -141,6 +164,20 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return error_response(exc.status_code, code, message, **headers)
+
+    @app.exception_handler(sa.exc.TimeoutError)
+    async def _pool_exhausted(_: Request, exc: sa.exc.TimeoutError) -> JSONResponse:
+        # The pools are sized so that this should not happen (server.admission); if it does,
+        # the client is told to come back, never that the server failed.
+        log.warning("no database connection within the pool timeout: %s", exc)
+        return busy_response()
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def _database_busy(request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+        if "database is locked" in str(exc.orig):  # SQLite's one writer, past its busy timeout
+            log.warning("SQLite stayed locked past its busy timeout")
+            return busy_response()
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -38,6 +38,25 @@ class Settings(BaseSettings):
     # Where the failure counts live: this process, or a store every server process shares.
     rate_limit_storage: str = "memory://"
     rate_limit_key_prefix: str = "songjiao"
+    # Back-pressure (issue 8). Sync work (push, pull, photo PUT/GET) is admitted by an async gate
+    # before it takes a worker thread or a connection: this many run at once per process, this
+    # many more wait at most this long, the rest answer 503 server_busy with Retry-After. A push
+    # is CPU work in Python and writers queue on one lock anyway: more than a few at once only
+    # lengthens every one of them.
+    sync_concurrency: int = Field(default=4, ge=1, le=64)
+    sync_queue: int = Field(default=16, ge=0, le=10_000)
+    sync_queue_seconds: float = Field(default=5.0, ge=0, le=60)
+    # Retry-After of a 503 in seconds; grows with the queue (see server.admission).
+    sync_retry_after: int = Field(default=2, ge=1, le=300)
+    # Connections for everything else (console, sign-in, reports): their own pool, so that
+    # saturated sync never starves the console. The sync pool is exactly sync_concurrency.
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_pool_overflow: int = Field(default=5, ge=0, le=100)
+    # Last guard: a request that still finds no connection within this answers 503.
+    db_pool_timeout: float = Field(default=5.0, gt=0, le=60)
+    # Devices' last-use times are marked in memory and written together this often (best
+    # effort: a crash loses at most this much of a "last seen" time).
+    last_used_flush_seconds: float = Field(default=5.0, gt=0, le=300)
 
     @field_validator("login_failures_per_account", "login_failures_per_address")
     @classmethod

@@ -231,6 +231,21 @@ ZH_CN: dict[str, str] = {
     "api.doc.photo": "照片（已去除元数据）",
     "api.doc.sha256": "64 位小写十六进制的 SHA-256 值",
     "api.doc.term": "学期编号，如 2025-1（秋季学期）或 2025-2（春季学期）",
+    # back-pressure (issue 8)
+    "server_busy": "服务器正忙，请 {seconds} 秒后重试；记录不会丢失",
+    "api.doc.503": "服务器正忙（server_busy）：同步请求过多，请按 Retry-After 所示秒数后重试",
+    "api.doc.retry_after": "多少秒后重试",
+    "cli.workers_need_shared_limits": (
+        "多个服务进程（--workers {workers}）需要共享的登录限流存储：SONGJIAO_RATE_LIMIT_STORAGE "
+        "为 memory:// 时每个进程各自计数，登录失败次数限制形同虚设。请设为例如 "
+        "redis://127.0.0.1:6379/0"
+    ),
+    "cli.workers_need_postgresql": (
+        "多个服务进程（--workers {workers}）需要 PostgreSQL：SQLite 同一时间只允许一个写入者，"
+        "多个进程只会互相等待写锁。请把 SONGJIAO_DATABASE_URL 设为 postgresql+psycopg://… ，"
+        "或只用一个进程"
+    ),
+    "mobile.server_busy": "服务器正忙，{seconds} 秒后自动重试；记录已保存在本机",
     # mobile (the field app's core: mobile/core/*)
     "mobile.offline": "无法连接服务器，记录已保存在本机，稍后会自动重试",
     "mobile.timeout": "服务器响应超时，记录已保存在本机，稍后会自动重试",

@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -86,6 +87,9 @@ class LiveServer:
             # throttling start their own server with tight limits in ``extra_env``.
             "SONGJIAO_LOGIN_FAILURES_PER_ACCOUNT": "1000000/15 minutes",
             "SONGJIAO_LOGIN_FAILURES_PER_ADDRESS": "1000000/15 minutes",
+            # Devices' last-use marks are written in batches (server.last_used); tests that read
+            # them wait for the write, which on the test servers comes soon.
+            "SONGJIAO_LAST_USED_FLUSH_SECONDS": "0.5",
             **self.extra_env,
         }
 
@@ -155,3 +159,68 @@ class Client:
         response = self.post("/sync/push", json={"ops": list(ops)})
         assert response.status_code == 200, response.text
         return response.json()["results"]
+
+
+# What a LiveServer sheds load with: one sync request at a time and no queue, so that a second
+# one at the same moment answers 503 server_busy (server.admission).
+SHEDDING = {
+    "SONGJIAO_SYNC_CONCURRENCY": "1",
+    "SONGJIAO_SYNC_QUEUE": "0",
+    "SONGJIAO_SYNC_RETRY_AFTER": "1",
+}
+
+
+class SlotHolder:
+    """Holds one of a server's sync slots for as long as the ``with`` block lasts: a photo
+    upload that sends its first bytes and then waits (bounded: 60 s) before sending the rest.
+    With ``SHEDDING`` every other sync request meanwhile answers 503; the upload itself ends
+    in a 4xx (its bytes are no photo), which is not the point. Nothing else may use the
+    server's sync slot while it starts (its own probe could take the slot first)."""
+
+    def __init__(self, server: LiveServer, token: str) -> None:
+        self.server, self.token = server, token
+        self.release = threading.Event()
+        self.sending = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def _body(self) -> Any:
+        self.sending.set()  # the headers are out: the server decides on admission now
+        yield b"\xff\xd8" + b"0" * 64
+        self.release.wait(timeout=60)
+        yield b"1" * 64
+
+    def _upload(self) -> None:
+        requests.put(
+            f"{self.server.api}/photos/{'ab' * 32}",
+            data=self._body(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "image/jpeg"},
+            timeout=90,
+        )
+
+    def _start(self) -> bool:
+        self.release, self.sending = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._upload, daemon=True)
+        self.thread.start()
+        assert self.sending.wait(timeout=30), "the upload never started"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        for _ in range(10):
+            time.sleep(0.3)
+            probe = requests.get(f"{self.server.api}/sync/pull", headers=headers, timeout=30)
+            if probe.status_code == 503:
+                return True
+        self._stop()
+        return False
+
+    def _stop(self) -> None:
+        self.release.set()
+        if self.thread is not None:
+            self.thread.join(timeout=90)
+
+    def __enter__(self) -> "SlotHolder":
+        for _ in range(3):  # bounded: a start may lose the slot to its own probe
+            if self._start():
+                return self
+        raise AssertionError("the upload never held the sync slot")
+
+    def __exit__(self, *_: object) -> None:
+        self._stop()

@@ -8,7 +8,9 @@ Every call has a timeout and may fail: connection refused or dropped, a 5xx, a b
 the expected JSON. The round then stops with a Chinese message in ``SyncReport.error`` and nothing
 local changes beyond what the server confirmed: ops stay queued (an op that may have arrived is
 resent unchanged, so the server answers ``duplicate``), photos stay unmarked. A 401 marks the
-store ``needs_sign_in`` and stops; signing in again resumes where it was.
+store ``needs_sign_in`` and stops; signing in again resumes where it was. A busy server's 503
+(or a 429) with ``Retry-After`` stops the round the same way, and ``SyncReport.retry_after_s``
+tells the scheduler how long the server asked it to stay away.
 """
 
 import asyncio
@@ -37,6 +39,7 @@ UPLOAD_TIMEOUT = (5.0, 60.0)
 PULL_LIMIT = 1000
 MAX_PULL_PAGES = 10_000
 MAX_PUSH_ROUNDS = 50
+MAX_RETRY_AFTER_S = 600.0  # a server asking for more is capped at the scheduler's ten minutes
 _ENTITIES = set(get_args(Change.model_fields["entity"].annotation))
 
 
@@ -52,12 +55,38 @@ def backoff_delay(failures: int, base_s: float, max_s: float, rng: random.Random
     return max(1.0, ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
-class SyncError(Exception):
-    """A call that failed; ``str(error)`` is Chinese. ``needs_sign_in``: the token was refused."""
+def busy_delay(retry_after_s: float, rng: random.Random) -> float:
+    """Seconds to wait after a server said ``Retry-After: retry_after_s``: at least that, plus
+    up to as much again (at least 1 s) at random, so that the phones a busy server turned away
+    together do not all come back in the same second."""
+    return retry_after_s + rng.uniform(0, max(1.0, retry_after_s))
 
-    def __init__(self, message: str, *, needs_sign_in: bool = False) -> None:
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` in seconds (RFC 9110: a number of seconds or an HTTP date), capped at
+    ``MAX_RETRY_AFTER_S``; None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return min(MAX_RETRY_AFTER_S, float(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    seconds = (when - (now or datetime.now(when.tzinfo))).total_seconds()
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
+
+
+class SyncError(Exception):
+    """A call that failed; ``str(error)`` is Chinese. ``needs_sign_in``: the token was refused.
+    ``retry_after_s``: the server is busy and asked not to be called again before that."""
+
+    def __init__(
+        self, message: str, *, needs_sign_in: bool = False, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
-        self.needs_sign_in = needs_sign_in
+        self.needs_sign_in, self.retry_after_s = needs_sign_in, retry_after_s
 
 
 def normalize_server_url(text: str) -> str:
@@ -85,6 +114,7 @@ class SyncReport:
     ok: bool = False
     error: str = ""
     needs_sign_in: bool = False
+    retry_after_s: float | None = None  # the server was busy: come back no sooner than this
     pulled: int = 0  # changes received
     synced: int = 0  # ops the server applied (or had applied: duplicate)
     conflicts: int = 0
@@ -200,6 +230,7 @@ class SyncClient:
                 report.ok = True
             except SyncError as exc:
                 report.error, report.needs_sign_in = str(exc), exc.needs_sign_in
+                report.retry_after_s = exc.retry_after_s
         return report
 
     def pull(self, progress: Progress | None = None) -> int:
@@ -300,6 +331,17 @@ class SyncClient:
         if response.status_code == 401 and auth:
             self.store.set_needs_sign_in(True)
             raise SyncError(t("mobile.signed_out"), needs_sign_in=True)
+        if response.status_code in (429, 503):
+            # Back-pressure (the server sheds load) or a rate limit: nothing was done; the
+            # round stops and the scheduler waits as long as the server asked.
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if wait is not None:
+                message = (
+                    t("mobile.server_busy", seconds=max(1, round(wait)))
+                    if response.status_code == 503
+                    else self._refusal(response)
+                )
+                raise SyncError(message, retry_after_s=wait)
         if response.status_code >= 500:
             raise SyncError(t("mobile.server_error", status=response.status_code))
         return response
@@ -338,7 +380,9 @@ class SyncClient:
 class SyncScheduler:
     """When to run the next round: soon after a failure, growing to ``max_s`` (exponential
     backoff with jitter), ``idle_s`` after a success, at once on ``trigger()``; it stops when
-    the user must sign in. Time comes from the injected ``sleep`` (tests never wait).
+    the user must sign in. When the server said ``Retry-After`` (busy), the next round waits
+    at least that long plus jitter, ``trigger()`` included. Time comes from the injected
+    ``sleep`` (tests never wait).
 
     ``sync_once`` is blocking (it runs in a worker thread); ``on_report`` sees every report.
     """
@@ -361,6 +405,7 @@ class SyncScheduler:
         self._sleep = sleep
         self._wake: asyncio.Event | None = None
         self.last_run: float | None = None
+        self.not_before = 0.0  # time.monotonic() before which no round starts (Retry-After)
 
     def delay_after(self, report: SyncReport) -> float | None:
         """Seconds until the next round after ``report``; None: stop (sign in first)."""
@@ -370,7 +415,13 @@ class SyncScheduler:
             self.failures = 0
             return self.idle_s
         self.failures += 1
-        return backoff_delay(self.failures, self.base_s, self.max_s, self.rng)
+        delay = backoff_delay(self.failures, self.base_s, self.max_s, self.rng)
+        if report.retry_after_s is not None:
+            # The server's "not before" is a floor, not a replacement for the backoff.
+            busy = busy_delay(report.retry_after_s, self.rng)
+            self.not_before = time.monotonic() + busy
+            delay = max(delay, busy) if self.failures > 1 else busy
+        return delay
 
     def trigger(self) -> None:
         """Sync now (the 同步 button, or the network came back). Call from the event loop."""
@@ -407,3 +458,6 @@ class SyncScheduler:
         finally:
             waiter.cancel()
         self._wake.clear()
+        held = self.not_before - time.monotonic()
+        if held > 0:  # woken early (the 同步 button) while a busy server asked us to wait
+            await asyncio.sleep(held)

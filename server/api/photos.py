@@ -41,7 +41,7 @@ class PhotoOut(BaseModel):
     response_description=t("api.doc.photo_created"),
     responses={
         200: {"model": PhotoOut, "description": t("api.doc.photo_exists")},
-        **errors.responses(400, 401, 413, 415),
+        **errors.responses(400, 401, 413, 415, 503),
     },
     openapi_extra={
         "requestBody": {
@@ -85,7 +85,7 @@ async def upload(
     response_class=Response,
     responses={
         200: {"content": _IMAGE_CONTENT, "description": t("api.doc.photo")},
-        **errors.responses(400, 401, 404),
+        **errors.responses(400, 401, 404, 503),
     },
 )
 def download(

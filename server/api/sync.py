@@ -14,7 +14,7 @@ router = APIRouter(tags=["sync"])
 
 
 @router.post(
-    "/sync/push", response_model=PushResponse, responses=errors.responses(400, 401, 413, 422)
+    "/sync/push", response_model=PushResponse, responses=errors.responses(400, 401, 413, 422, 503)
 )
 def push(body: PushRequest, scope: ScopeDep, session: SessionDep) -> PushResponse:
     results = sync_push.push(session, scope=scope, raw_ops=body.ops, now=utcnow())
@@ -27,7 +27,7 @@ def push(body: PushRequest, scope: ScopeDep, session: SessionDep) -> PushRespons
     "/sync/pull",
     response_model=PullPage,
     response_model_exclude_unset=True,
-    responses=errors.responses(400, 401, 422),
+    responses=errors.responses(400, 401, 422, 503),
 )
 def pull(
     scope: ScopeDep,
