@@ -119,6 +119,19 @@ class TooManyAttempts(ApiError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class LoginUnavailable(ApiError):
+    """503 ``login_unavailable``: the login throttle's shared store (Redis) cannot be reached.
+    Sign-in fails closed: without the counts a guesser would be unthrottled."""
+
+    def __init__(self, retry_after: int = 30) -> None:
+        super().__init__(503, "login_unavailable", seconds=retry_after)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 

@@ -141,6 +141,7 @@ ZH_CN: dict[str, str] = {
     "巡回指导教师 i_区县代码_序号（已存在的同名账号保留原密码）",
     # sign-in, sessions, throttling, audit (issue 7)
     "too_many_attempts": "登录失败次数过多，请 {minutes} 分钟后再试",
+    "login_unavailable": "登录服务暂时不可用，请 {seconds} 秒后重试",
     "console.session_ended": "登录已失效，请重新登录",
     "console.password_title": "修改密码",
     "console.password_changed": "密码已修改，其他浏览器和所有手机上的登录均已退出",

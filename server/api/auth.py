@@ -55,7 +55,7 @@ def _device_out(device: DeviceToken, owner: User) -> DeviceOut:
 
 
 @router.post(
-    "/auth/login", response_model=LoginOut, responses=errors.responses(400, 401, 413, 422, 429)
+    "/auth/login", response_model=LoginOut, responses=errors.responses(400, 401, 413, 422, 429, 503)
 )
 def login(body: LoginIn, request: Request, session: SessionDep, throttle: ThrottleDep) -> LoginOut:
     """A new device token. 401 ``bad_credentials``; 429 ``too_many_attempts`` (with

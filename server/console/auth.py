@@ -16,7 +16,7 @@ from server.console.web import (
     signed_out,
 )
 from server.deps import SessionDep, SettingsDep, ThrottleDep, client_address
-from server.errors import ApiError, TooManyAttempts
+from server.errors import ApiError, LoginUnavailable, TooManyAttempts
 from server.scope import Scope
 from server.services import audit, console_sessions, signin
 from shared.messages import t
@@ -79,9 +79,9 @@ def login(request: Request, form: CsrfForm, session: SessionDep, throttle: Throt
             address=address,
             channel="console",
         )
-    except TooManyAttempts as exc:
+    except (TooManyAttempts, LoginUnavailable) as exc:
         session.commit()  # the refusal's audit row
-        return refused(429, exc.message, **exc.headers)
+        return refused(exc.status, exc.message, **exc.headers)
     except ApiError as exc:
         session.commit()  # the failure's audit rows
         return refused(exc.status, exc.message)

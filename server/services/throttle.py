@@ -13,11 +13,32 @@ process; with several server processes they must share one, e.g. ``redis://host:
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
 
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+
+from server.errors import LoginUnavailable
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _store_reached(method: _F) -> _F:
+    """A store that cannot be reached answers 503 ``login_unavailable``, never a 500."""
+
+    @wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except StorageError as exc:
+            raise LoginUnavailable() from exc
+
+    return guarded  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -41,7 +62,8 @@ class LoginThrottle:
         self.per_account: RateLimitItem = parse(per_account)
         self.per_address: RateLimitItem = parse(per_address)
         options = {"key_prefix": key_prefix} if storage_uri.startswith("redis") else {}
-        self.storage = storage_from_string(storage_uri, **options)
+        # wrap_exceptions: a store's own errors (redis.ConnectionError ...) arrive as one type.
+        self.storage = storage_from_string(storage_uri, wrap_exceptions=True, **options)
         self.limiter = MovingWindowRateLimiter(self.storage)
 
     def _keys(self, username: str, address: str | None) -> list[tuple[RateLimitItem, str, str]]:
@@ -50,6 +72,7 @@ class LoginThrottle:
             keys.append((self.per_address, "address", address))
         return keys
 
+    @_store_reached
     def check(self, username: str, address: str | None) -> Verdict:
         """Whether an attempt for ``username`` from ``address`` must be refused now."""
         locked = [
@@ -61,6 +84,7 @@ class LoginThrottle:
             return Verdict(False)
         return Verdict(True, max(w for _, w in locked), tuple(k for k, _ in locked))
 
+    @_store_reached
     def fail(self, username: str, address: str | None) -> Verdict:
         """Count one failure; the verdict says whether this failure locked the account or
         the address (the next attempt will be refused)."""
@@ -68,6 +92,7 @@ class LoginThrottle:
             self.limiter.hit(item, kind, key)
         return self.check(username, address)
 
+    @_store_reached
     def succeed(self, username: str) -> None:
         self.limiter.clear(self.per_account, "account", username)
 

@@ -251,3 +251,25 @@ def test_console_idle_timeout_follows_its_setting(
         s.add(row)
         s.commit()
     assert not browser.signed_in()
+
+
+def test_an_unreachable_shared_store_refuses_sign_in_with_503_not_500(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Without its counts the throttle cannot tell a guesser apart: sign-in fails closed, with
+    the stable error body and Retry-After, on the API and the console alike."""
+    workdir = tmp_path_factory.mktemp("throttle-dead-redis")
+    url = create_database("sqlite", workdir)
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    live = _server("sqlite", workdir, url, "server", SONGJIAO_RATE_LIMIT_STORAGE=dead).start()
+    try:
+        teacher = Factory(live).user("teacher", Factory(live).district())
+        answer = _api_login(live, teacher, PASSWORD, _address())
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "login_unavailable"
+        assert int(answer.headers["Retry-After"]) > 0
+        page = _console_login(live, teacher, PASSWORD, _address())
+        assert page.status_code == 503 and "登录服务暂时不可用" in page.text
+        assert "Retry-After" in page.headers
+    finally:
+        live.stop()
