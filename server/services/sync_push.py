@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from server.db import lock_changes
+from server.db import last_change, lock_changes
 from server.models import Assignment, Policy, School, Student, SyncOp, Visit, VisitPhoto
 from server.scope import Scope
 from server.services.photos import holders
@@ -90,8 +90,10 @@ def _judge_and_write(
     plan = batch.plan()
     seen = batch.seen
     session.rollback()  # ends the reads (nothing was written); the ORM rows are let go
-    lock_changes(session)  # from here to the commit: numbering and writing only
-    if seen.judged_rows and seen != batch.read_seen():
+    counter = lock_changes(session)  # from here to the commit: numbering and writing only
+    # Nothing numbered committed since judging began: nothing the judgement read has moved.
+    moved = seen.judged_rows and counter != seen.counter
+    if moved and seen != batch.read_seen():
         log.info("push judged on rows that moved meanwhile; judging again under the lock")
         batch = _Batch(session, scope, now)
         results = batch.judge(ops)
@@ -138,11 +140,14 @@ class _Seen:
     school, an assignment or a policy takes a new number from the counter, so two equal
     ``_Seen`` mean that the judgement still holds.
 
-    ``reference`` (the highest seq of the roster tables) is read before anything else, so a
+    ``counter`` and ``reference`` (the highest seq of the roster tables) are read before
+    anything else: when the counter has not moved by the time the lock is held, no change was
+    committed meanwhile and the rest need not be read again. ``reference`` means that a
     roster change committed while judging is seen as a change even where each statement reads
     its own snapshot (PostgreSQL's READ COMMITTED; SQLite outside a write transaction).
     """
 
+    counter: int = -1  # the change counter when judging began (compared on its own)
     reference: tuple[Any, ...] = ()
     op_ids: frozenset[str] = frozenset()
     visits: frozenset[tuple[str, int]] = frozenset()  # the batch's own ids
@@ -306,7 +311,8 @@ class _Batch:
         queries = self._neighbour_queries(Visit.id, Visit.seq)
         neighbours = frozenset((vid, seq) for q in queries for vid, seq in s.exec(q))
         photos = frozenset(holders(s, self.scope.username, self.hashes))
-        return _Seen(reference, op_ids, visits, neighbours, photos, self._linked())
+        linked = self._linked()
+        return _Seen(self.seen.counter, reference, op_ids, visits, neighbours, photos, linked)
 
     def _linked(self) -> frozenset[tuple[str, str]]:
         if not (self.hashes and self.ids):
@@ -341,7 +347,8 @@ class _Batch:
 
     def _prefetch(self, todo: list[tuple[int, _Parsed]]) -> None:
         s, scope = self.session, self.scope
-        reference = tuple(s.execute(_REFERENCE).one())  # first: see _Seen
+        counter = last_change(s)  # first: see _Seen
+        reference = tuple(s.execute(_REFERENCE).one())
         records = [p.record for _, p in todo if p.record is not None]
         self.op_ids = [str(p.op.op_id) for _, p in todo if p.op is not None]
         self.sync_ops = {
@@ -399,6 +406,7 @@ class _Batch:
             for v in rows:
                 self._index(v)
         self.seen = _Seen(
+            counter,
             reference,
             frozenset(self.sync_ops),
             frozenset((v.id, v.seq) for v in existing),
