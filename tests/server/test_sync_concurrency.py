@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from server.models import SyncOp, Visit
+from server.models import SyncOp, User, Visit, utcnow
+from server.scope import Scope
+from server.services import sync_push
 from tests.conftest import World
 from tests.factories import Factory, home_visit, upsert
 from tests.live import Client, LiveServer, free_port
@@ -144,3 +146,59 @@ def test_two_servers_pushing_leave_a_cursor_follower_every_final_version(
     assert len(truth) == PUSHERS * 3 * ROUNDS
     assert sorted({version for version, _, _ in truth.values()}) == [1, 2]
     assert {vid: held.get(vid) for vid in truth} == truth
+
+
+class _Interleave:
+    """Stands in for ``lock_changes`` in this process: once, runs ``meanwhile`` (another phone's
+    push, over HTTP) after a push was judged and before it takes the lock, as a concurrent
+    request may."""
+
+    def __init__(self, meanwhile: Any) -> None:
+        self.meanwhile, self.ran = meanwhile, False
+
+    def __call__(self, session: Any) -> int:
+        if not self.ran:
+            self.ran = True
+            self.meanwhile()
+        return _real_lock_changes(session)
+
+
+_real_lock_changes = sync_push.lock_changes
+
+
+def _push_here(factory: Factory, username: str, *ops: dict[str, Any]) -> list[dict[str, Any]]:
+    """``sync_push.push`` called in this process on the live server's database."""
+    with factory.session() as s:
+        user = s.exec(select(User).where(User.username == username)).one()
+        results = sync_push.push(s, scope=Scope.of(user), raw_ops=list(ops), now=utcnow())
+    return [r.model_dump(mode="json") for r in results]
+
+
+def test_an_op_applied_while_its_retry_was_judged_is_a_duplicate(
+    world: World, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = upsert(home_visit(world.student))
+    first: list[dict[str, Any]] = []
+    interleave = _Interleave(lambda: first.extend(world.t.push(op)))
+    monkeypatch.setattr(sync_push, "lock_changes", interleave)
+    (again,) = _push_here(factory, world.teacher, op)
+    assert interleave.ran and first[0]["status"] == "applied"
+    assert again["status"] == "duplicate" and again["version"] == first[0]["version"] == 1
+    with factory.session() as s:
+        assert s.exec(select(func.count()).where(SyncOp.op_id == op["op_id"])).one() == 1
+
+
+def test_a_neighbour_stored_while_a_push_was_judged_moves_its_flags(
+    world: World, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=4)
+    earlier = home_visit(world.student, start=start)
+    later = home_visit(world.student, start=start + timedelta(hours=3))  # the same child's day
+    interleave = _Interleave(lambda: world.t.push(upsert(earlier)))
+    monkeypatch.setattr(sync_push, "lock_changes", interleave)
+    (result,) = _push_here(factory, world.teacher, upsert(later))
+    assert interleave.ran and result["status"] == "applied"
+    with factory.session() as s:
+        for vid in (earlier["id"], later["id"]):
+            visit = s.get(Visit, vid)
+            assert visit is not None and "same_day_duplicate" in visit.flags
