@@ -7,12 +7,12 @@ A push runs in three phases (docs/sync.md says why):
    no lock and no write (on SQLite no write transaction is open, so pulls' audit rows, reviews
    and other pushes go on meanwhile); it yields the results and a ``WritePlan`` of plain rows,
    and remembers what the judgement rested on (``_Seen``); the read transaction then ends;
-3. write: the change counter is locked (``lock_changes``); if it moved since judging began,
-   the visits changed since (a higher ``seq``) and the roster's highest ``seq`` are read; if
-   any of those touches what the judgement read (the batch's visits, e.g. the same op retried
-   concurrently; a flag neighbour; the roster, assignments or policies), the batch is judged
-   again under the lock: the slow path, exactly the old behaviour. Then the plan is numbered
-   and written (server/services/sync_write.py).
+3. write: the change counter is locked (``lock_changes``), what the judgement rested on is read
+   again, and if nothing moved the plan is numbered and written (server/services/sync_write.py).
+   If anything moved (the same op_id applied meanwhile by a concurrent retry, a visit of the
+   batch or one of its flag neighbours changed, the roster, assignments or policies changed,
+   the photos held), the batch is judged again under the lock: the rare slow path, exactly
+   the old behaviour.
 
 Only numbering and writing hold the lock, so concurrent pushes overlap in everything else.
 Should the write still fail, each op is retried alone so that the others land.
@@ -93,7 +93,7 @@ def _judge_and_write(
     counter = lock_changes(session)  # from here to the commit: numbering and writing only
     # Nothing numbered committed since judging began: nothing the judgement read has moved.
     moved = seen.judged_rows and counter != seen.counter
-    if moved and batch.moved_since(seen):
+    if moved and seen != batch.read_seen():
         log.info("push judged on rows that moved meanwhile; judging again under the lock")
         batch = _Batch(session, scope, now)
         results = batch.judge(ops)
@@ -137,8 +137,8 @@ def _parse(raw: Any) -> _Parsed:
 @dataclass(frozen=True)
 class _Seen:
     """What a judgement rested on, as (id, seq) pairs: every change to a visit, a student, a
-    school, an assignment or a policy takes a new number from the counter (``moved_since``
-    compares the changes committed since with these).
+    school, an assignment or a policy takes a new number from the counter, so two equal
+    ``_Seen`` mean that the judgement still holds.
 
     ``counter`` and ``reference`` (the highest seq of the roster tables) are read before
     anything else: when the counter has not moved by the time the lock is held, no change was
@@ -297,36 +297,22 @@ class _Batch:
 
     # -- prefetch and what the judgement rested on --------------------------------------------
 
-    def moved_since(self, seen: _Seen) -> bool:
-        """Whether a change committed since judging began touches what the judgement read.
-
-        Run under the lock. Every change committed after ``seen.counter`` was read carries a
-        higher ``seq`` (numbers are taken under the lock, in commit order), so the visits
-        changed since are those with ``seq > seen.counter``: usually a handful, read through
-        the seq index. Any of them that the judgement read (the batch's own ids, a neighbour)
-        or that now falls in a neighbour query (this teacher's or these children's visits on
-        the batch's days) means the judgement may be stale; so does any roster change.
-        Conservative: a change that would not alter the judgement may still answer True.
-        A sync op is written with a change to its own visit (one of the batch's ids); an op_id
-        reused for another record meanwhile is left to the unique ``op_id`` (the op-by-op retry
-        then answers ``op_id_reused``).
-        """
+    def read_seen(self) -> _Seen:
+        """``_Seen`` read afresh with the queries of ``_prefetch``: (id, seq) only."""
         s = self.session
-        if tuple(s.execute(_REFERENCE).one()) != seen.reference:
-            return True
-        read = {vid for vid, _ in seen.visits | seen.neighbours} | set(self.ids)
-        changed = select(Visit.id, Visit.teacher, Visit.student_id, Visit.started_at).where(
-            col(Visit.seq) > seen.counter
+        reference = tuple(s.execute(_REFERENCE).one())
+        op_ids = frozenset(
+            s.exec(select(SyncOp.op_id).where(col(SyncOp.op_id).in_(self.op_ids))).all()
         )
-        for vid, teacher, student_id, started_at in s.exec(changed):
-            if vid in read:
-                return True
-            if self.window is not None:
-                lo, hi, students = self.window
-                mine = teacher == self.scope.username or student_id in students
-                if mine and lo <= started_at <= hi:
-                    return True
-        return False
+        visits = frozenset(
+            (vid, seq)
+            for vid, seq in s.exec(select(Visit.id, Visit.seq).where(col(Visit.id).in_(self.ids)))
+        )
+        queries = self._neighbour_queries(Visit.id, Visit.seq)
+        neighbours = frozenset((vid, seq) for q in queries for vid, seq in s.exec(q))
+        photos = frozenset(holders(s, self.scope.username, self.hashes))
+        linked = self._linked()
+        return _Seen(self.seen.counter, reference, op_ids, visits, neighbours, photos, linked)
 
     def _linked(self) -> frozenset[tuple[str, str]]:
         if not (self.hashes and self.ids):
