@@ -1,6 +1,6 @@
 """Push throughput: 10,000 ``visit.upsert`` ops over HTTP against a raw sqlite3 baseline.
 
-Run: ``.venv/bin/python bench/sync_push.py``
+Run: ``.venv/bin/python bench/sync_push.py [--database postgresql]``
 
 A fresh SQLite database in a temporary folder gets one district, its schools, teachers and
 their students (written through the service layer before the server starts). Then
@@ -9,20 +9,27 @@ batches of 500, one teacher per push, over keep-alive connections; the time from
 request to the last response is the figure. The baseline, measured in the same run, is
 ``sqlite3.executemany`` inserting the same 10,000 rows into a fresh database with the same
 schema. Targets: >= 10,000 ops/s and >= 5% of the raw rate.
+
+With ``--database postgresql`` the server runs on a fresh database on 127.0.0.1:5432 (made
+for the run, dropped afterwards) and the baseline is psycopg's ``executemany`` of the same rows
+into another fresh database with the same schema.
 """
 
 import argparse
+import contextlib
 import random
 import sqlite3
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
-from _common import INSERT_VISIT, Server, machine, verdict, visit_row
+import sqlalchemy as sa
+from _common import INSERT_VISIT, VISIT_COLUMNS, Server, machine, verdict, visit_row
 from sqlmodel import Session
 
 from server.db import make_engine, migrate
@@ -40,6 +47,36 @@ PASSWORD = "bench 送教 password"
 TARGET_OPS_S = 10_000
 TARGET_SHARE = 0.05
 HTTP_TIMEOUT_S = 120  # per push; the whole run is bounded by OPS / BATCH pushes
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.contextmanager
+def fresh_database(backend: str, workdir: Path, name: str = "server") -> Iterator[str]:
+    """The URL of a new empty database (a file in ``workdir``, or one on the local PostgreSQL
+    that is dropped on leaving)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / name}.db"
+        return
+    db = f"sj_bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{db}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + db
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def counts(url: str) -> tuple[int, int]:
+    """(visits, sync ops) stored."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        visits = conn.execute(sa.text("SELECT count(*) FROM visit")).scalar_one()
+        ops = conn.execute(sa.text("SELECT count(*) FROM sync_op")).scalar_one()
+    engine.dispose()
+    return int(visits), int(ops)
 
 
 def setup(url: str) -> dict[str, list[str]]:
@@ -229,31 +266,71 @@ def raw_baseline(path: Path, pushes: list[tuple[str, list[dict]]], now: datetime
     return elapsed
 
 
+def raw_baseline_pg(url: str, pushes: list[tuple[str, list[dict]]], now: datetime) -> float:
+    """Seconds for psycopg's executemany of the same rows into the same, freshly made schema."""
+    import psycopg
+
+    migrate(url)
+    rows = [
+        visit_row(
+            rec,
+            teacher=teacher,
+            district_code=DISTRICT,
+            seq=1000 + i,
+            received_at=now,
+            flags=["no_photo"],
+            subsidy_fen=12_000,
+        )
+        for i, (teacher, rec) in enumerate((t, r) for t, recs in pushes for r in recs)
+    ]
+    # visit_row writes SQLite's integers for booleans; PostgreSQL wants booleans.
+    flagged, counted, deleted = (VISIT_COLUMNS.index(c) for c in ("flagged", "counted", "deleted"))
+    rows = [
+        tuple(bool(v) if i in (flagged, counted, deleted) else v for i, v in enumerate(row))
+        for row in rows
+    ]
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        t0 = time.perf_counter()
+        with conn.cursor() as cur:
+            cur.executemany(INSERT_VISIT.replace("?", "%s"), rows)
+        conn.commit()
+        elapsed = time.perf_counter() - t0
+        (count,) = conn.execute("SELECT count(*) FROM visit").fetchone() or (0,)
+    if count != OPS:
+        raise RuntimeError(f"baseline inserted {count} rows, expected {OPS}")
+    return elapsed
+
+
 def main() -> int:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    backend = parser.parse_args().database
     print(machine())
     with tempfile.TemporaryDirectory(prefix="sj-bench-push-") as tmp:
         workdir = Path(tmp)
-        db = workdir / "server.db"
-        url = f"sqlite:///{db}"
-        caseload = setup(url)
-        now = datetime.now(UTC)
-        pushes = batches(caseload, now)
-        assert sum(len(recs) for _, recs in pushes) == OPS
-        with Server(url, workdir) as server:
-            elapsed, applied = push_over_http(server, pushes)
-            conn = sqlite3.connect(db)
-            (held,) = conn.execute("SELECT count(*) FROM visit").fetchone()
-            (synced,) = conn.execute("SELECT count(*) FROM sync_op").fetchone()
-            conn.close()
-        server_log = server.log.read_text(errors="replace")
-        raw = raw_baseline(workdir / "raw.db", pushes, now)
+        with fresh_database(backend, workdir) as url:
+            caseload = setup(url)
+            now = datetime.now(UTC)
+            pushes = batches(caseload, now)
+            assert sum(len(recs) for _, recs in pushes) == OPS
+            with Server(url, workdir) as server:
+                elapsed, applied = push_over_http(server, pushes)
+                held, synced = counts(url)
+            server_log = server.log.read_text(errors="replace")
+        if backend == "sqlite":
+            raw = raw_baseline(workdir / "raw.db", pushes, now)
+        else:
+            with fresh_database(backend, workdir, "raw") as raw_url:
+                raw = raw_baseline_pg(raw_url, pushes, now)
 
     ops_s, raw_s = OPS / elapsed, OPS / raw
     share = ops_s / raw_s
+    print(f"database: {backend}")
     print(f"push:     {OPS} visit.upsert ops in {len(pushes)} pushes of {BATCH} over HTTP")
     print(f"          {elapsed:.3f} s, {ops_s:,.0f} ops/s")
-    print(f"baseline: sqlite3.executemany of the same {OPS} rows: {raw:.3f} s, {raw_s:,.0f} rows/s")
+    raw_kind = "sqlite3" if backend == "sqlite" else "psycopg"
+    print(f"baseline: {raw_kind}.executemany of the same {OPS} rows: ", end="")
+    print(f"{raw:.3f} s, {raw_s:,.0f} rows/s")
     print(f"ratio:    push / raw = {share:.1%}")
     print(f"check:    {applied} applied, {held} visits and {synced} sync ops on the server")
     print(

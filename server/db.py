@@ -115,9 +115,20 @@ def admitted_sync(scope: Mapping[str, Any]) -> bool:
     return bool(scope.get(ADMITTED_KEY))
 
 
-def lock_changes(session: Session) -> None:
-    """Hold the change counter for the rest of the transaction: writers queue here."""
-    session.execute(sa.text("UPDATE seq_counter SET value = value WHERE name = 'change'"))
+def lock_changes(session: Session) -> int:
+    """Hold the change counter for the rest of the transaction (writers queue here); returns
+    its value: the number of the last change committed."""
+    row = session.execute(
+        sa.text("UPDATE seq_counter SET value = value WHERE name = 'change' RETURNING value")
+    ).one()
+    return int(row[0])
+
+
+def last_change(session: Session) -> int:
+    """The number of the last change committed, read without taking the lock."""
+    return int(
+        session.execute(sa.text("SELECT value FROM seq_counter WHERE name = 'change'")).scalar_one()
+    )
 
 
 def next_seq(session: Session, count: int = 1) -> int:

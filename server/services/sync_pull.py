@@ -1,4 +1,11 @@
-"""Pull: every change the caller may see since their cursor, ordered by the server's sequence."""
+"""Pull: every change the caller may see since their cursor, ordered by the server's sequence.
+
+A pull never takes the change counter (``lock_changes``/``next_seq``): it reads with plain
+SELECTs, and changes are visible in the order of their numbers because writers number them
+under that lock (docs/sync.md). Its only writes are the audit rows of the children's records it
+sends, in its own transaction, committed before it answers (so never lost); on SQLite they wait
+at most for one push's short write phase, on PostgreSQL for nothing.
+"""
 
 import heapq
 from collections.abc import Sequence

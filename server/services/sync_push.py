@@ -1,12 +1,25 @@
 """Applying pushed ops: idempotent by op_id, optimistic by version, one bad op alone rejected.
 
-A batch is checked in memory against rows fetched with a handful of set queries and written in
-one transaction, holding the change-counter lock from the start so that concurrent pushes
-serialise. Should that write still fail, each op is retried alone so that the others land.
+A push runs in three phases (docs/sync.md says why):
 
-Visits new to the server are plain ``_NewVisit`` rows written with one multi-row INSERT, and
-sync ops likewise: building ORM objects and flushing them through the unit of work cost more
-than everything else a push does. Visits already stored stay ORM objects, changed in place.
+1. parse: each op and its record validated, dumped and hashed, with no database at all;
+2. judge: the batch checked in memory against rows fetched with a handful of set queries, with
+   no lock and no write (on SQLite no write transaction is open, so pulls' audit rows, reviews
+   and other pushes go on meanwhile); it yields the results and a ``WritePlan`` of plain rows,
+   and remembers what the judgement rested on (``_Seen``); the read transaction then ends;
+3. write: the change counter is locked (``lock_changes``), what the judgement rested on is read
+   again, and if nothing moved the plan is numbered and written (server/services/sync_write.py).
+   If anything moved (the same op_id applied meanwhile by a concurrent retry, a visit of the
+   batch or one of its flag neighbours changed, the roster, assignments or policies changed,
+   the photos held), the batch is judged again under the lock: the rare slow path, exactly
+   the old behaviour.
+
+Only numbering and writing hold the lock, so concurrent pushes overlap in everything else.
+Should the write still fail, each op is retried alone so that the others land.
+
+Visits new to the server are written as plain rows with one multi-row INSERT, and sync ops
+likewise; stored visits are UPDATEd by id with one ``executemany``: building ORM objects and
+flushing them through the unit of work cost more than everything else a push does.
 """
 
 import hashlib
@@ -17,15 +30,17 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from server.db import bulk_insert, lock_changes, next_seq
-from server.models import School, Student, SyncOp, Visit, VisitPhoto
+from server.db import last_change, lock_changes
+from server.models import Assignment, Policy, School, Student, SyncOp, Visit, VisitPhoto
 from server.scope import Scope
 from server.services.photos import holders
 from server.services.policies import load_versions
+from server.services.sync_write import WritePlan, write
 from server.services.visits import facts, registered_place, visit_out
 from shared.consent import photographed_children, without_photo_consent
 from shared.domain import ReviewStatus, VisitKind
@@ -40,25 +55,114 @@ log = logging.getLogger("songjiao.sync")
 
 
 def push(session: Session, *, scope: Scope, raw_ops: list[Any], now: datetime) -> list[PushResult]:
-    """Results for ``raw_ops``, one per op, in order."""
+    """Results for ``raw_ops``, one per op, in order; committed.
+
+    ``session`` must hold no uncommitted writes: judging ends its read transaction.
+    """
+    ops = [_parse(raw) for raw in raw_ops]
     try:
-        results = _Batch(session, scope, now).run(raw_ops)
+        results = _judge_and_write(session, scope, now, ops)
         session.commit()
         return results
     except SQLAlchemyError:
         session.rollback()
         log.exception("batch write failed; retrying op by op")
     results = []
-    for raw in raw_ops:
+    for op in ops:
         try:
-            (result,) = _Batch(session, scope, now).run([raw])
+            (result,) = _judge_and_write(session, scope, now, [op])
             session.commit()
         except SQLAlchemyError:
             session.rollback()
             log.exception("op failed alone")
-            result = _rejected(_op_id_of(raw), None, "invalid_record", detail=t("internal_error"))
+            detail = t("internal_error")
+            result = _rejected(_op_id_of(op.raw), None, "invalid_record", detail=detail)
         results.append(result)
     return results
+
+
+def _judge_and_write(
+    session: Session, scope: Scope, now: datetime, ops: list["_Parsed"]
+) -> list[PushResult]:
+    """Judge ``ops`` with no lock, then write under the lock; judged again if anything moved."""
+    batch = _Batch(session, scope, now)
+    results = batch.judge(ops)
+    plan = batch.plan()
+    seen = batch.seen
+    session.rollback()  # ends the reads (nothing was written); the ORM rows are let go
+    counter = lock_changes(session)  # from here to the commit: numbering and writing only
+    # Nothing numbered committed since judging began: nothing the judgement read has moved.
+    moved = seen.judged_rows and counter != seen.counter
+    if moved and seen != batch.read_seen():
+        log.info("push judged on rows that moved meanwhile; judging again under the lock")
+        batch = _Batch(session, scope, now)
+        results = batch.judge(ops)
+        plan = batch.plan()
+    write(session, plan)
+    return results
+
+
+@dataclass(slots=True)
+class _Parsed:
+    """One op as parsed before any database work: its rejection, or what judging needs."""
+
+    raw: Any
+    rejection: PushResult | None = None
+    op: PushOp | None = None
+    record: VisitRecord | DeleteRecord | None = None
+    dumped: dict[str, Any] = field(default_factory=dict)  # hashed here, stored by _upsert
+    body_hash: str = ""
+
+
+def _parse(raw: Any) -> _Parsed:
+    try:
+        op = PushOp.model_validate(raw)
+    except ValidationError as exc:
+        detail = describe_validation_errors(exc.errors())
+        return _Parsed(raw, _rejected(_op_id_of(raw), None, "invalid_record", detail=detail))
+    try:
+        record: VisitRecord | DeleteRecord
+        if op.type == "visit.upsert":
+            record = VisitRecord.from_pushed(op.record)
+        else:
+            record = DeleteRecord.model_validate(op.record)
+    except ValidationError as exc:
+        detail = describe_validation_errors(exc.errors())
+        rid = op.record.get("id") if isinstance(op.record.get("id"), str) else None
+        return _Parsed(raw, _rejected(str(op.op_id), rid, "invalid_record", detail=detail))
+    dumped = record.model_dump(mode="json")
+    return _Parsed(raw, None, op, record, dumped, _body_hash(op, dumped))
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a judgement rested on, as (id, seq) pairs: every change to a visit, a student, a
+    school, an assignment or a policy takes a new number from the counter, so two equal
+    ``_Seen`` mean that the judgement still holds.
+
+    ``counter`` and ``reference`` (the highest seq of the roster tables) are read before
+    anything else: when the counter has not moved by the time the lock is held, no change was
+    committed meanwhile and the rest need not be read again. ``reference`` means that a
+    roster change committed while judging is seen as a change even where each statement reads
+    its own snapshot (PostgreSQL's READ COMMITTED; SQLite outside a write transaction).
+    """
+
+    counter: int = -1  # the change counter when judging began (compared on its own)
+    reference: tuple[Any, ...] = ()
+    op_ids: frozenset[str] = frozenset()
+    visits: frozenset[tuple[str, int]] = frozenset()  # the batch's own ids
+    neighbours: frozenset[tuple[str, int]] = frozenset()  # for the pairwise flags
+    photos: frozenset[str] = frozenset()
+    linked: frozenset[tuple[str, str]] = frozenset()
+
+    @property
+    def judged_rows(self) -> bool:
+        """False when no op reached the database (all rejected while parsing)."""
+        return bool(self.reference)
+
+
+_ROSTER = (Student, School, Assignment, Policy)
+_REFERENCE = sa.select(*(sa.select(sa.func.max(m.seq)).scalar_subquery() for m in _ROSTER))
 
 
 def _rejected(op_id: str | None, record_id: str | None, code: str, **values: Any) -> PushResult:
@@ -127,8 +231,8 @@ class _NewVisit:
 
 
 AnyVisit = Visit | _NewVisit
-_NEW_VISIT_COLUMNS = tuple(f.name for f in fields(_NewVisit))
-_TABLES = SQLModel.metadata.tables
+# Every column a push sets, ``seq`` last: it is numbered under the lock (sync_write.write).
+_NEW_VISIT_COLUMNS = tuple(f.name for f in fields(_NewVisit) if f.name != "seq")
 
 
 @dataclass
@@ -146,6 +250,11 @@ class _Batch:
     touched: dict[str, AnyVisit] = field(default_factory=dict)  # visits whose seq must move
     new_visits: dict[str, _NewVisit] = field(default_factory=dict)  # to INSERT
     new_links: dict[str, list[str]] = field(default_factory=dict)  # new visit id -> photos
+    links: dict[str, list[str]] = field(default_factory=dict)  # stored visit id -> photos
+    sync_ops: dict[str, SyncOp] = field(default_factory=dict)  # earlier ops with these op_ids
+    new_sync_ops: list[dict[str, Any]] = field(default_factory=list)
+    seen: _Seen = field(default_factory=_Seen)
+    window: tuple[Any, Any, frozenset[str]] | None = None  # neighbours: (lo, hi, students)
     places: dict[str, Any] = field(default_factory=dict)  # visit id -> registered place
     policy_cache: dict[str, Any] = field(default_factory=dict)  # visit id -> policy in force
     dirty: set[str] = field(default_factory=set)  # visits whose flags must be recomputed
@@ -153,71 +262,101 @@ class _Batch:
     # the same pair visit after visit, and a geodesic costs more than the rest of an op.
     trips: dict[tuple[Any, Any], int] = field(default_factory=dict)
 
-    def run(self, raw_ops: list[Any]) -> list[PushResult]:
-        lock_changes(self.session)  # first of all: see the module docstring
-        parsed: list[tuple[int, PushOp]] = []
-        results: list[PushResult | None] = [None] * len(raw_ops)
-        for i, raw in enumerate(raw_ops):
-            try:
-                parsed.append((i, PushOp.model_validate(raw)))
-            except ValidationError as exc:
-                detail = describe_validation_errors(exc.errors())
-                results[i] = _rejected(_op_id_of(raw), None, "invalid_record", detail=detail)
-        records = self._validate_records(parsed, results)
-        self._prefetch(parsed, records)
-        seen_in_batch: dict[str, tuple[str, PushResult]] = {}
-        new_sync_ops: list[dict[str, Any]] = []
-        for i, op in parsed:
-            if results[i] is not None:
-                continue
-            dumped = records[i].model_dump(mode="json")  # once: hashed here, stored by _upsert
-            op_id, body_hash = str(op.op_id), _body_hash(op, dumped)
-            earlier = self.sync_ops.get(op_id) or seen_in_batch.get(op_id)
-            if earlier is not None:
-                results[i] = self._replay(op_id, body_hash, earlier, op)
-                continue
-            result = self._apply(op, records.get(i), dumped)
-            results[i] = result
-            if result.status == "applied":
-                seen_in_batch[op_id] = (body_hash, result)
-                new_sync_ops.append(
-                    {
-                        "op_id": op_id,
-                        "username": self.scope.username,
-                        "body_hash": body_hash,
-                        "result": result.model_dump(mode="json"),
-                        "created_at": self.now,
-                    }
-                )
-        self._write(new_sync_ops)
+    def judge(self, ops: list[_Parsed]) -> list[PushResult]:
+        """The results of ``ops``, in order, with reads only (the plan is made by ``plan``)."""
+        results: list[PushResult | None] = [op.rejection for op in ops]
+        todo = [(i, op) for i, op in enumerate(ops) if op.rejection is None]
+        if not todo:
+            return [r for r in results if r is not None]
+        with self.session.no_autoflush:  # judging changes ORM rows that must not be written
+            self._prefetch(todo)
+            seen_in_batch: dict[str, tuple[str, PushResult]] = {}
+            for i, parsed in todo:
+                op = parsed.op
+                assert op is not None
+                op_id, body_hash = str(op.op_id), parsed.body_hash
+                earlier = self.sync_ops.get(op_id) or seen_in_batch.get(op_id)
+                if earlier is not None:
+                    results[i] = self._replay(op_id, body_hash, earlier, op)
+                    continue
+                result = self._apply(op, parsed.record, parsed.dumped)
+                results[i] = result
+                if result.status == "applied":
+                    seen_in_batch[op_id] = (body_hash, result)
+                    self.new_sync_ops.append(
+                        {
+                            "op_id": op_id,
+                            "username": self.scope.username,
+                            "body_hash": body_hash,
+                            "result": result.model_dump(mode="json"),
+                            "created_at": self.now,
+                        }
+                    )
+            self._reflag_dirty()
         return [r for r in results if r is not None]
 
-    # -- validation and prefetch ------------------------------------------------------------
+    # -- prefetch and what the judgement rested on --------------------------------------------
 
-    def _validate_records(
-        self, parsed: list[tuple[int, PushOp]], results: list[PushResult | None]
-    ) -> dict[int, VisitRecord | DeleteRecord]:
-        records: dict[int, VisitRecord | DeleteRecord] = {}
-        for i, op in parsed:
-            try:
-                if op.type == "visit.upsert":
-                    records[i] = VisitRecord.from_pushed(op.record)
-                else:
-                    records[i] = DeleteRecord.model_validate(op.record)
-            except ValidationError as exc:
-                detail = describe_validation_errors(exc.errors())
-                rid = op.record.get("id") if isinstance(op.record.get("id"), str) else None
-                results[i] = _rejected(str(op.op_id), rid, "invalid_record", detail=detail)
-        return records
+    def read_seen(self) -> _Seen:
+        """``_Seen`` read afresh with the queries of ``_prefetch``: (id, seq) only."""
+        s = self.session
+        reference = tuple(s.execute(_REFERENCE).one())
+        op_ids = frozenset(
+            s.exec(select(SyncOp.op_id).where(col(SyncOp.op_id).in_(self.op_ids))).all()
+        )
+        visits = frozenset(
+            (vid, seq)
+            for vid, seq in s.exec(select(Visit.id, Visit.seq).where(col(Visit.id).in_(self.ids)))
+        )
+        queries = self._neighbour_queries(Visit.id, Visit.seq)
+        neighbours = frozenset((vid, seq) for q in queries for vid, seq in s.exec(q))
+        photos = frozenset(holders(s, self.scope.username, self.hashes))
+        linked = self._linked()
+        return _Seen(self.seen.counter, reference, op_ids, visits, neighbours, photos, linked)
 
-    def _prefetch(self, parsed: list[tuple[int, PushOp]], records: dict[int, Any]) -> None:
+    def _linked(self) -> frozenset[tuple[str, str]]:
+        if not (self.hashes and self.ids):
+            return frozenset()
+        return frozenset(
+            self.session.exec(
+                select(VisitPhoto.visit_id, VisitPhoto.sha256).where(
+                    col(VisitPhoto.visit_id).in_(self.ids), col(VisitPhoto.sha256).in_(self.hashes)
+                )
+            ).all()
+        )
+
+    def _neighbour_queries(self, *columns: Any) -> list[Any]:
+        """This teacher's live visits around the batch's days, and other teachers' live visits
+        to the batch's children on those days."""
+        if self.window is None:
+            return []
+        lo, hi, student_ids = self.window
+        live = col(Visit.deleted).is_(False)
+        days = (col(Visit.started_at) >= lo, col(Visit.started_at) <= hi)
+        queries = [select(*columns).where(Visit.teacher == self.scope.username, live, *days)]
+        if student_ids:
+            queries.append(
+                select(*columns).where(
+                    col(Visit.student_id).in_(student_ids),
+                    live,
+                    Visit.teacher != self.scope.username,
+                    *days,
+                )
+            )
+        return queries
+
+    def _prefetch(self, todo: list[tuple[int, _Parsed]]) -> None:
         s, scope = self.session, self.scope
-        op_ids = [str(op.op_id) for _, op in parsed]
+        counter = last_change(s)  # first: see _Seen
+        reference = tuple(s.execute(_REFERENCE).one())
+        records = [p.record for _, p in todo if p.record is not None]
+        self.op_ids = [str(p.op.op_id) for _, p in todo if p.op is not None]
         self.sync_ops = {
-            row.op_id: row for row in s.exec(select(SyncOp).where(col(SyncOp.op_id).in_(op_ids)))
+            row.op_id: row
+            for row in s.exec(select(SyncOp).where(col(SyncOp.op_id).in_(self.op_ids)))
         }
-        upserts = [r for r in records.values() if isinstance(r, VisitRecord)]
-        ids = [str(r.id) for r in records.values()]
+        upserts = [r for r in records if isinstance(r, VisitRecord)]
+        self.ids = ids = [str(r.id) for r in records]
         existing = list(s.exec(select(Visit).where(col(Visit.id).in_(ids)))) if ids else []
         student_ids = {r.student_id for r in upserts if r.student_id}
         student_ids |= {sid for r in upserts for sid in r.students_seen}
@@ -247,51 +386,34 @@ class _Batch:
             else {}
         )
         self.base = s.get(School, scope.base_school_id) if scope.base_school_id else None
-        hashes = {h for r in upserts for h in r.photos}
+        self.hashes = hashes = {h for r in upserts for h in r.photos}
         # A visit may list a photo its teacher uploaded or that it lists already: a photo's name
         # alone must not let anyone link it, and so read it (services/photos.py, Possession).
         self.photos = holders(s, scope.username, hashes)
-        self.linked = (
-            set(
-                s.exec(
-                    select(VisitPhoto.visit_id, VisitPhoto.sha256).where(
-                        col(VisitPhoto.visit_id).in_(ids), col(VisitPhoto.sha256).in_(hashes)
-                    )
-                ).all()
-            )
-            if hashes and ids
-            else set()
-        )
+        self.linked = set(self._linked())
         self.policies = load_versions(s)
         # Neighbours for the evidence flags: this teacher's visits around the batch's days and
         # other visits to the batch's children on those days.
         times = [r.started_at for r in upserts] + [v.started_at for v in existing]
+        rows: list[Visit] = []
         if times:
             # Safe arithmetic: every pushed time lies in shared.terms' window, far from year 1
             # and 9999, where two days more or less overflow (and failed the whole batch).
             lo, hi = min(times) - timedelta(days=2), max(times) + timedelta(days=2)
-            live = col(Visit.deleted).is_(False)
-            mine = select(Visit).where(
-                Visit.teacher == scope.username,
-                live,
-                col(Visit.started_at) >= lo,
-                col(Visit.started_at) <= hi,
-            )
-            rows = list(s.exec(mine))
-            if student_ids:
-                rows += list(
-                    s.exec(
-                        select(Visit).where(
-                            col(Visit.student_id).in_(student_ids),
-                            live,
-                            Visit.teacher != scope.username,
-                            col(Visit.started_at) >= lo,
-                            col(Visit.started_at) <= hi,
-                        )
-                    )
-                )
+            self.window = (lo, hi, frozenset(student_ids))
+            for query in self._neighbour_queries(Visit):
+                rows += list(s.exec(query))
             for v in rows:
                 self._index(v)
+        self.seen = _Seen(
+            counter,
+            reference,
+            frozenset(self.sync_ops),
+            frozenset((v.id, v.seq) for v in existing),
+            frozenset((v.id, v.seq) for v in rows),
+            frozenset(self.photos),
+            frozenset(self.linked),
+        )
         for v in existing:
             self.visits[v.id] = v
             if not v.deleted:
@@ -404,7 +526,7 @@ class _Batch:
             self.new_visits[rid] = visit
             self.new_links[rid] = list(dict.fromkeys(rec.photos))
         else:
-            self._photo_links(visit, rec.photos)
+            self.links[rid] = list(rec.photos)
         return PushResult(op_id=op_id, status="applied", id=rid, version=visit.version)
 
     def _delete(self, op_id: str, visit: AnyVisit) -> PushResult:
@@ -488,34 +610,31 @@ class _Batch:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def _photo_links(self, visit: Visit, photos: list[str]) -> None:
-        """Make a stored visit's photo links exactly ``photos``."""
-        for link in self.session.exec(select(VisitPhoto).where(VisitPhoto.visit_id == visit.id)):
-            if link.sha256 not in photos:
-                self.session.delete(link)
-        kept = set(
-            self.session.exec(select(VisitPhoto.sha256).where(VisitPhoto.visit_id == visit.id))
-        )
-        for sha in dict.fromkeys(photos):
-            if sha not in kept:
-                self.session.add(VisitPhoto(visit_id=visit.id, sha256=sha))
+    # -- the plan ---------------------------------------------------------------------------
 
-    def _write(self, sync_ops: list[dict[str, Any]]) -> None:
-        self._reflag_dirty()
-        if self.touched:
-            first = next_seq(self.session, len(self.touched))
-            for offset, visit in enumerate(self.touched.values()):
-                visit.seq = first + offset
-        s = self.session
-        s.flush()  # stored visits first: same order of writes as one unit of work
-        # Bulk INSERTs through the tables: the column types still convert times and JSON.
-        bulk_insert(
-            s,
-            _TABLES["visit"],
-            [{c: getattr(v, c) for c in _NEW_VISIT_COLUMNS} for v in self.new_visits.values()],
-        )
-        links = [
+    def plan(self) -> WritePlan:
+        """The judged batch as plain rows (still in the judging transaction: ORM rows are read)."""
+        plan = WritePlan(sync_ops=self.new_sync_ops)
+        for visit in self.touched.values():
+            row = {c: getattr(visit, c) for c in _NEW_VISIT_COLUMNS}
+            (plan.new_visits if isinstance(visit, _NewVisit) else plan.changed_visits).append(row)
+        plan.links_new = [
             {"visit_id": vid, "sha256": sha} for vid, shas in self.new_links.items() for sha in shas
         ]
-        bulk_insert(s, _TABLES["visit_photo"], links)
-        bulk_insert(s, _TABLES["sync_op"], sync_ops)
+        if self.links:
+            # A stored visit's photo links become exactly the photos its last upsert lists.
+            stored: dict[str, set[str]] = defaultdict(set)
+            for vid, sha in self.session.exec(
+                select(VisitPhoto.visit_id, VisitPhoto.sha256).where(
+                    col(VisitPhoto.visit_id).in_(list(self.links))
+                )
+            ):
+                stored[vid].add(sha)
+            for vid, photos in self.links.items():
+                plan.links_gone += [(vid, sha) for sha in sorted(stored[vid]) if sha not in photos]
+                plan.links_new += [
+                    {"visit_id": vid, "sha256": sha}
+                    for sha in dict.fromkeys(photos)
+                    if sha not in stored[vid]
+                ]
+        return plan
