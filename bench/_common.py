@@ -154,20 +154,37 @@ def free_port() -> int:
 class Server:
     """``songjiao serve`` on 127.0.0.1 as a child process; stopped by its own PID."""
 
-    def __init__(self, database_url: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        workdir: Path,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``workers`` > 1 runs ``uvicorn --workers`` on the app factory (``songjiao serve``
+        has no such flag; the database must then be migrated already). ``env`` adds to the
+        server's environment."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "server.log"
-        env = {
+        environment = {
             **os.environ,
             "SONGJIAO_DATABASE_URL": database_url,
             "SONGJIAO_MEDIA_DIR": str(workdir / "media"),
+            **(env or {}),
         }
+        if workers == 1:
+            command = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1"]
+            command += ["--port", str(self.port)]
+        else:
+            command = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory"]
+            command += ["--workers", str(workers), "--host", "127.0.0.1"]
+            command += ["--port", str(self.port), "--log-level", "warning", "--no-access-log"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1"]
-                + ["--port", str(self.port)],
-                env=env,
+                command,
+                env=environment,
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -194,6 +211,22 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=15)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process and its children (uvicorn workers)
+        so far, from /proc; 0 where /proc cannot be read."""
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def tree(pid: int) -> float:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total = (int(fields[11]) + int(fields[12])) / tick
+                kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except (OSError, IndexError, ValueError):
+                return 0.0
+            return total + sum(tree(int(kid)) for kid in kids)
+
+        return tree(self.process.pid)
 
     def __enter__(self) -> "Server":
         try:
