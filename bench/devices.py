@@ -48,7 +48,7 @@ from typing import Any
 import httpx
 import psycopg
 import sqlalchemy as sa
-from _common import ROOT, Server, machine, percentile, verdict
+from _common import ROOT, Server, log_errors, machine, percentile, verdict
 
 CHINA = timezone(timedelta(hours=8))
 PASSWORD = "songjiao2025"  # the demo's (server/services/demo_plan.py)
@@ -414,20 +414,6 @@ class Point:
     tracebacks: Counter
 
 
-def server_errors(log: str) -> Counter:
-    """The last line of each traceback in a server log, counted."""
-    found: Counter = Counter()
-    lines = log.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("Traceback"):
-            j = i + 1
-            while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
-                j += 1
-            if j < len(lines):
-                found[lines[j][:160]] += 1
-    return found
-
-
 def run_backend(backend: str, tmpl: Template, devices: list[Device], plan: list[int], args) -> list:
     points = []
     workers = 2 if backend == "pg2" else 1
@@ -463,7 +449,7 @@ def run_backend(backend: str, tmpl: Template, devices: list[Device], plan: list[
                 held_unacked=len(set(held) - set(before) - set(tally.acked)),
                 client_cpu=(own1 - own0) / seconds,
                 server_cpu=(cpu1 - cpu0) / seconds,
-                tracebacks=server_errors(server.log.read_text(errors="replace")),
+                tracebacks=log_errors(server.log.read_text(errors="replace")),
             )
         )
         print_point(points[-1])
