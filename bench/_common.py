@@ -197,9 +197,9 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
             try:
-                if requests.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/api/v1/health", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow on a busy machine
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server did not answer within {timeout_s} s")
