@@ -260,7 +260,11 @@ def log_errors(log: str) -> Counter:
             j = i + 1
             while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
                 j += 1
-            if j < len(lines):
+            k = j + 1
+            while k < len(lines) and not lines[k].strip():
+                k += 1
+            chained = k < len(lines) and lines[k].startswith(("The above", "During handling"))
+            if j < len(lines) and not chained:  # a chain counts once, by its last exception
                 found[lines[j][:160]] += 1
     return found
 
