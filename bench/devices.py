@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,21 @@ def visit_record(device: Device, rng: random.Random, now: datetime) -> dict[str,
     return record
 
 
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date); None when
+    there is none or it cannot be read."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
 def learn(device: Device, changes: list[dict]) -> None:
     """Caseload from pulled changes: assignments name the children or schools; their
     records carry the positions."""
@@ -332,9 +348,8 @@ async def run_devices(server: Server, devices: list[Device], seconds: float) -> 
     async def backoff(r: httpx.Response | None, rng: random.Random) -> None:
         if r is None or r.status_code != 503:
             return
-        try:
-            wait = float(r.headers["Retry-After"])
-        except (KeyError, ValueError):
+        wait = retry_after(r.headers.get("Retry-After"))
+        if wait is None:
             tally.shed_without_retry_after += 1
             wait = TICK_S
         await asyncio.sleep(min(wait * rng.uniform(1.0, 1.5), max(0.0, end - time.monotonic())))
