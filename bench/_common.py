@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -154,20 +155,37 @@ def free_port() -> int:
 class Server:
     """``songjiao serve`` on 127.0.0.1 as a child process; stopped by its own PID."""
 
-    def __init__(self, database_url: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        workdir: Path,
+        *,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``workers`` > 1 runs ``uvicorn --workers`` on the app factory (``songjiao serve``
+        has no such flag; the database must then be migrated already). ``env`` adds to the
+        server's environment."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "server.log"
-        env = {
+        environment = {
             **os.environ,
             "SONGJIAO_DATABASE_URL": database_url,
             "SONGJIAO_MEDIA_DIR": str(workdir / "media"),
+            **(env or {}),
         }
+        if workers == 1:
+            command = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1"]
+            command += ["--port", str(self.port)]
+        else:
+            command = [sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory"]
+            command += ["--workers", str(workers), "--host", "127.0.0.1"]
+            command += ["--port", str(self.port), "--log-level", "warning", "--no-access-log"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1"]
-                + ["--port", str(self.port)],
-                env=env,
+                command,
+                env=environment,
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -179,9 +197,9 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
             try:
-                if requests.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/api/v1/health", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow on a busy machine
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server did not answer within {timeout_s} s")
@@ -194,6 +212,22 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=15)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process and its children (uvicorn workers)
+        so far, from /proc; 0 where /proc cannot be read."""
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def tree(pid: int) -> float:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total = (int(fields[11]) + int(fields[12])) / tick
+                kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except (OSError, IndexError, ValueError):
+                return 0.0
+            return total + sum(tree(int(kid)) for kid in kids)
+
+        return tree(self.process.pid)
 
     def __enter__(self) -> "Server":
         try:
@@ -215,6 +249,24 @@ def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
         result = fn()
         best = min(best, time.perf_counter() - t0)
     return best, result
+
+
+def log_errors(log: str) -> Counter:
+    """The last line of each traceback in a server's log (the exception), counted."""
+    found: Counter = Counter()
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            j = i + 1
+            while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
+                j += 1
+            k = j + 1
+            while k < len(lines) and not lines[k].strip():
+                k += 1
+            chained = k < len(lines) and lines[k].startswith(("The above", "During handling"))
+            if j < len(lines) and not chained:  # a chain counts once, by its last exception
+                found[lines[j][:160]] += 1
+    return found
 
 
 def verdict(ok: bool) -> str:
