@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import requests
 
 from mobile.core.devices import SecretStore
-from mobile.core.sync import API, TIMEOUT, backoff_delay
+from mobile.core.sync import API, TIMEOUT, backoff_delay, sleep_or_wake
 
 T = TypeVar("T")
 REVOKE_KEY = "songjiao.revoke"  # secure storage: JSON list of {"server", "token"}
@@ -146,12 +146,7 @@ class Revoker:
         if self._sleep is not None:
             await self._sleep(delay)
             return
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=delay)
-        finally:
-            waiter.cancel()
-        self._wake.clear()
+        await sleep_or_wake(self._wake, delay)
 
     @property
     def active(self) -> bool:

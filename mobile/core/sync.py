@@ -48,6 +48,18 @@ def token_fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+async def sleep_or_wake(wake: asyncio.Event, delay: float) -> None:
+    """Wait ``delay`` seconds or until ``wake`` is set, whichever comes first; clears it."""
+    # asyncio.wait, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+    # arrives as the wake-up completes (trigger() then cancel()), and the loop ran on.
+    waiter = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=delay)
+    finally:
+        waiter.cancel()
+    wake.clear()
+
+
 def backoff_delay(failures: int, base_s: float, max_s: float, rng: random.Random) -> float:
     """Seconds to wait after ``failures`` failures in a row: exponential with "equal jitter"
     (half fixed, half random), never below 1 s, so never a busy loop."""
@@ -450,14 +462,7 @@ class SyncScheduler:
         if self._sleep is not None:
             await self._sleep(delay)
             return
-        # asyncio.wait, not wait_for: on Python 3.11 wait_for swallows a cancellation that
-        # arrives as the wake-up completes (trigger() then cancel()), and the loop ran on.
-        waiter = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=delay)
-        finally:
-            waiter.cancel()
-        self._wake.clear()
+        await sleep_or_wake(self._wake, delay)
         held = self.not_before - time.monotonic()
         if held > 0:  # woken early (the 同步 button) while a busy server asked us to wait
             await asyncio.sleep(held)
