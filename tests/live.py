@@ -127,6 +127,7 @@ class LiveServer:
             except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.1)
+        self.stop()  # never leave behind a server that no fixture will stop
         raise RuntimeError(
             f"server did not answer within 180 s: {self.log_path.read_text()[-3000:]}"
         )
