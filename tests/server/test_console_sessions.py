@@ -28,6 +28,17 @@ def _sessions(factory: Factory, username: str) -> list[ConsoleSession]:
         )
 
 
+def _set_past(factory: Factory, session_id: int | None, **ago: timedelta) -> None:
+    """Move a console session's times into the past, as if that much time had gone by."""
+    with factory.session() as s:
+        stored = s.get(ConsoleSession, session_id)
+        assert stored is not None
+        for field, delta in ago.items():
+            setattr(stored, field, utcnow() - delta)
+        s.add(stored)
+        s.commit()
+
+
 def _audit(factory: Factory, action: str, entity_id: str) -> list[AuditLog]:
     with factory.session() as s:
         return list(
@@ -108,24 +119,14 @@ def test_idle_session_ends_and_activity_moves_last_seen_once_a_minute(
     coord = Console(server)
     coord.login(world.coordinator)
     (row,) = _sessions(factory, world.coordinator)
-    with factory.session() as s:
-        stored = s.get(ConsoleSession, row.id)
-        assert stored is not None
-        stored.last_seen_at = utcnow() - timedelta(minutes=2)
-        s.add(stored)
-        s.commit()
+    _set_past(factory, row.id, last_seen_at=timedelta(minutes=2))
     assert coord.signed_in()
     (moved,) = _sessions(factory, world.coordinator)
     assert utcnow() - moved.last_seen_at < timedelta(seconds=30)
     assert coord.signed_in()
     (again,) = _sessions(factory, world.coordinator)
     assert again.last_seen_at == moved.last_seen_at  # within the minute: no write
-    with factory.session() as s:
-        stored = s.get(ConsoleSession, row.id)
-        assert stored is not None
-        stored.last_seen_at = utcnow() - timedelta(minutes=31)  # the default idle timeout: 30
-        s.add(stored)
-        s.commit()
+    _set_past(factory, row.id, last_seen_at=timedelta(minutes=31))  # the default idle timeout: 30
     assert _bounced(coord, "/dashboard")
 
 
@@ -135,12 +136,7 @@ def test_session_ends_after_twelve_hours_however_active(
     coord = Console(server)
     coord.login(world.coordinator)
     (row,) = _sessions(factory, world.coordinator)
-    with factory.session() as s:
-        stored = s.get(ConsoleSession, row.id)
-        assert stored is not None
-        stored.created_at = utcnow() - timedelta(hours=12, minutes=1)
-        s.add(stored)
-        s.commit()
+    _set_past(factory, row.id, created_at=timedelta(hours=12, minutes=1))
     assert _bounced(coord, "/dashboard")
 
 
