@@ -44,7 +44,7 @@ from server.services.sync_write import WritePlan, write
 from server.services.visits import facts, registered_place, visit_out
 from shared.consent import photographed_children, without_photo_consent
 from shared.domain import ReviewStatus, VisitKind
-from shared.evidence import visit_flags
+from shared.evidence import VisitFacts, pair_flags, visit_flags
 from shared.messages import describe_validation_errors, t
 from shared.policy import policy_in_force
 from shared.protocol import DeleteRecord, ErrorBody, PushOp, PushResult, VisitRecord
@@ -161,6 +161,20 @@ class _Seen:
         return bool(self.reference)
 
 
+def _pair_facts(v: "AnyVisit | _Neighbour") -> VisitFacts:
+    """What ``shared.evidence.pair_flags`` reads of a visit (it reads no position or photo)."""
+    return VisitFacts(
+        id=v.id,
+        teacher=v.teacher,
+        kind=v.kind,
+        subject_id=v.student_id or v.school_id or "",
+        started_at=v.started_at,
+        ended_at=v.ended_at,
+        check_in=None,
+        photo_count=0,
+    )
+
+
 _ROSTER = (Student, School, Assignment, Policy)
 _REFERENCE = sa.select(*(sa.select(sa.func.max(m.seq)).scalar_subquery() for m in _ROSTER))
 
@@ -230,6 +244,31 @@ class _NewVisit:
     seq: int = 0
 
 
+@dataclass(slots=True)
+class _Neighbour:
+    """A stored live visit near the batch, as far as its pairwise flags need it.
+
+    Only its pairwise flags can change when the batch lands beside it (its own flags depend on
+    it alone, and on the policy, which re-judging keeps up: services/rejudge.py), so neither
+    its record nor its registered place is read.
+    """
+
+    id: str
+    seq: int
+    teacher: str
+    kind: str
+    student_id: str | None
+    school_id: str | None
+    started_at: datetime
+    ended_at: datetime
+    flags: list[str]
+    deleted: bool = False
+
+
+_NEIGHBOUR_COLUMNS = tuple(
+    getattr(Visit, f.name) for f in fields(_Neighbour) if f.name != "deleted"
+)
+
 AnyVisit = Visit | _NewVisit
 # Every column a push sets, ``seq`` last: it is numbered under the lock (sync_write.write).
 _NEW_VISIT_COLUMNS = tuple(f.name for f in fields(_NewVisit) if f.name != "seq")
@@ -240,14 +279,16 @@ class _Batch:
     session: Session
     scope: Scope
     now: datetime
-    visits: dict[str, AnyVisit] = field(default_factory=dict)
+    visits: dict[str, AnyVisit] = field(default_factory=dict)  # the batch's, whole
+    near: dict[str, _Neighbour] = field(default_factory=dict)  # the others around them
     by_teacher_day: dict[tuple[str, Any], set[str]] = field(
         default_factory=lambda: defaultdict(set)
     )
     by_student_day: dict[tuple[str, Any], set[str]] = field(
         default_factory=lambda: defaultdict(set)
     )
-    touched: dict[str, AnyVisit] = field(default_factory=dict)  # visits whose seq must move
+    # Visits whose seq must move: the batch's, and neighbours whose flags changed.
+    touched: dict[str, AnyVisit | _Neighbour] = field(default_factory=dict)
     new_visits: dict[str, _NewVisit] = field(default_factory=dict)  # to INSERT
     new_links: dict[str, list[str]] = field(default_factory=dict)  # new visit id -> photos
     links: dict[str, list[str]] = field(default_factory=dict)  # stored visit id -> photos
@@ -258,6 +299,10 @@ class _Batch:
     places: dict[str, Any] = field(default_factory=dict)  # visit id -> registered place
     policy_cache: dict[str, Any] = field(default_factory=dict)  # visit id -> policy in force
     dirty: set[str] = field(default_factory=set)  # visits whose flags must be recomputed
+    # Neighbours that lost a partner (an edited visit moved away, a deleted one), with the
+    # pairwise flags they shared with it: only those are recomputed from all their neighbours
+    # (who are all at hand for those flags); otherwise a neighbour can only gain a flag.
+    lost_partner: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     # Round trips by (start, end): most trips run from the teacher's base to a registered home,
     # the same pair visit after visit, and a geodesic costs more than the rest of an op.
     trips: dict[tuple[Any, Any], int] = field(default_factory=dict)
@@ -395,22 +440,24 @@ class _Batch:
         # Neighbours for the evidence flags: this teacher's visits around the batch's days and
         # other visits to the batch's children on those days.
         times = [r.started_at for r in upserts] + [v.started_at for v in existing]
-        rows: list[Visit] = []
+        rows: list[_Neighbour] = []
         if times:
             # Safe arithmetic: every pushed time lies in shared.terms' window, far from year 1
             # and 9999, where two days more or less overflow (and failed the whole batch).
             lo, hi = min(times) - timedelta(days=2), max(times) + timedelta(days=2)
             self.window = (lo, hi, frozenset(student_ids))
-            for query in self._neighbour_queries(Visit):
-                rows += list(s.exec(query))
-            for v in rows:
-                self._index(v)
+            own = set(ids)  # the batch's stored visits are loaded whole, above
+            for query in self._neighbour_queries(*_NEIGHBOUR_COLUMNS):
+                rows += [_Neighbour(*row) for row in s.exec(query) if row[0] not in own]
+            for n in rows:
+                self.near[n.id] = n
+                self._index(n)
         self.seen = _Seen(
             counter,
             reference,
             frozenset(self.sync_ops),
             frozenset((v.id, v.seq) for v in existing),
-            frozenset((v.id, v.seq) for v in rows),
+            frozenset((n.id, n.seq) for n in rows),
             frozenset(self.photos),
             frozenset(self.linked),
         )
@@ -502,7 +549,7 @@ class _Batch:
                 )
         visit = current or _NewVisit(id=rid, teacher=self.scope.username)
         if current is not None:
-            self._unindex(current)
+            self._lose_partner(current)
         visit.kind = rec.kind
         visit.student_id, visit.school_id = rec.student_id, rec.school_id
         visit.district_code = subject.district_code
@@ -530,31 +577,43 @@ class _Batch:
         return PushResult(op_id=op_id, status="applied", id=rid, version=visit.version)
 
     def _delete(self, op_id: str, visit: AnyVisit) -> PushResult:
-        neighbours = self._neighbour_ids(visit)
-        self._unindex(visit)
+        self._lose_partner(visit)
         visit.deleted, visit.counted = True, False
         visit.version += 1
         visit.received_at = self.now
         self.touched[visit.id] = visit
-        self.dirty |= neighbours
         return PushResult(op_id=op_id, status="applied", id=visit.id, version=visit.version)
 
     # -- flags ------------------------------------------------------------------------------
 
-    def _index(self, v: AnyVisit) -> None:
-        self.visits.setdefault(v.id, v)
+    def _lose_partner(self, v: AnyVisit) -> None:
+        """Take stored ``v`` out of the day indexes (it moves or goes): its neighbours there may
+        lose a pairwise flag."""
+        if v.deleted:
+            return
+        for vid in self._neighbour_ids(v):
+            shared = pair_flags(_pair_facts(self._row(vid)), [_pair_facts(v)])
+            if shared:
+                self.dirty.add(vid)
+                self.lost_partner[vid] |= shared
+        self._unindex(v)
+
+    def _row(self, vid: str) -> AnyVisit | _Neighbour:
+        return self.visits.get(vid) or self.near[vid]
+
+    def _index(self, v: AnyVisit | _Neighbour) -> None:
         day = local_date(v.started_at)
         self.by_teacher_day[(v.teacher, day)].add(v.id)
         if v.student_id and v.kind == VisitKind.HOME_TEACHING:
             self.by_student_day[(v.student_id, day)].add(v.id)
 
-    def _unindex(self, v: AnyVisit) -> None:
+    def _unindex(self, v: AnyVisit | _Neighbour) -> None:
         day = local_date(v.started_at)
         self.by_teacher_day[(v.teacher, day)].discard(v.id)
         if v.student_id:
             self.by_student_day[(v.student_id, day)].discard(v.id)
 
-    def _neighbour_ids(self, v: AnyVisit) -> set[str]:
+    def _neighbour_ids(self, v: AnyVisit | _Neighbour) -> set[str]:
         day = local_date(v.started_at)
         ids: set[str] = set()
         for delta in (-1, 0, 1):
@@ -567,39 +626,44 @@ class _Batch:
     def _reflag_dirty(self) -> None:
         """Recompute flags once per affected visit, after the whole batch is in memory.
 
-        Doing it per op would cost O(n^2) per op when many visits of a batch overlap.
+        The batch's own visits are judged whole. A neighbour only gains the pairwise flags it
+        now shares with the batch's visits, unless it lost a partner (then all its pairs are
+        recomputed): on a day with n visits a push costs O(n), not O(n^2).
         """
-        cache: dict[str, Any] = {}
+        cache: dict[str, VisitFacts] = {}
 
-        def facts_of(vid: str) -> Any:
+        def pairs_of(vid: str) -> VisitFacts:
             if vid not in cache:
-                cache[vid] = facts(cast(Visit, self.visits[vid]))
+                cache[vid] = _pair_facts(self._row(vid))
             return cache[vid]
 
+        landed = [vid for vid, v in self.touched.items() if not v.deleted]
         for vid in self.dirty:
-            target = self.visits[vid]
+            target = self._row(vid)
             if target.deleted:
                 continue
-            flags = visit_flags(
-                facts_of(vid),
-                [facts_of(i) for i in self._neighbour_ids(target)],
-                self._place_of(target),
-                self._policy_of(target),
-                target.received_at,
-            )
+            if vid not in self.places:  # not upserted by this batch: a neighbour
+                lost = self.lost_partner.get(vid, set())
+                flags_set = set(target.flags) - lost
+                flags_set |= pair_flags(pairs_of(vid), [pairs_of(i) for i in landed])
+                if lost:
+                    around = [pairs_of(i) for i in self._neighbour_ids(target)]
+                    flags_set |= pair_flags(pairs_of(vid), around) & lost
+                flags = sorted(flags_set)
+            else:
+                assert not isinstance(target, _Neighbour)
+                flags = visit_flags(
+                    facts(cast(Visit, target)),
+                    [pairs_of(i) for i in self._neighbour_ids(target)],
+                    self.places[vid],
+                    self._policy_of(target),
+                    target.received_at,
+                )
             if flags != list(target.flags or ()) or vid in self.touched:
-                target.flags, target.flagged = flags, bool(flags)
+                target.flags = flags
+                if not isinstance(target, _Neighbour):
+                    target.flagged = bool(flags)
                 self.touched[vid] = target
-
-    def _place_of(self, v: AnyVisit) -> Any:
-        if v.id not in self.places:
-            subject = (
-                self.session.get(Student, v.student_id)
-                if v.student_id
-                else self.session.get(School, v.school_id)
-            )
-            self.places[v.id] = registered_place(subject) if subject else None
-        return self.places[v.id]
 
     def _policy_of(self, v: AnyVisit) -> Any:
         if v.id not in self.policy_cache:
@@ -616,6 +680,11 @@ class _Batch:
         """The judged batch as plain rows (still in the judging transaction: ORM rows are read)."""
         plan = WritePlan(sync_ops=self.new_sync_ops)
         for visit in self.touched.values():
+            if isinstance(visit, _Neighbour):
+                plan.reflagged.append(
+                    {"id": visit.id, "flags": visit.flags, "flagged": bool(visit.flags)}
+                )
+                continue
             row = {c: getattr(visit, c) for c in _NEW_VISIT_COLUMNS}
             (plan.new_visits if isinstance(visit, _NewVisit) else plan.changed_visits).append(row)
         plan.links_new = [

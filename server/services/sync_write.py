@@ -24,25 +24,27 @@ class WritePlan:
 
     new_visits: list[dict[str, Any]] = field(default_factory=list)  # INSERT
     changed_visits: list[dict[str, Any]] = field(default_factory=list)  # UPDATE by id
+    reflagged: list[dict[str, Any]] = field(default_factory=list)  # id, flags, flagged: UPDATE
     links_gone: list[tuple[str, str]] = field(default_factory=list)  # (visit_id, sha256)
     links_new: list[dict[str, Any]] = field(default_factory=list)
     sync_ops: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
-        return len(self.new_visits) + len(self.changed_visits)
+        return len(self.new_visits) + len(self.changed_visits) + len(self.reflagged)
 
 
 def write(session: Session, plan: WritePlan) -> None:
     """Number and store ``plan`` in ``session``'s transaction (which then holds the counter)."""
     if plan.changes:
         number = next_seq(session, plan.changes)
-        for row in (*plan.changed_visits, *plan.new_visits):
+        for row in (*plan.changed_visits, *plan.reflagged, *plan.new_visits):
             row["seq"] = number
             number += 1
     visit = _TABLES["visit"]
     # Stored visits first, as the unit of work ordered them before.
     _update_by_id(session, visit, plan.changed_visits)
+    _update_by_id(session, visit, plan.reflagged)
     bulk_insert(session, visit, plan.new_visits)
     if plan.links_gone:
         link = _TABLES["visit_photo"]
