@@ -166,6 +166,9 @@ class Visit(SQLModel, table=True):
         sa.Index("ix_visit_school_term", "school_id", "started_at", "counted"),
         sa.Index("ix_visit_student_month", "student_id", "local_month", "duration_s", "counted"),
         sa.Index("ix_visit_teacher_time", "teacher", "started_at"),
+        # A pull reads one teacher's (or one district's) visits after a cursor, in seq order.
+        sa.Index("ix_visit_teacher_seq", "teacher", "seq"),
+        sa.Index("ix_visit_district_seq", "district_code", "seq"),
     )
     id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(max_length=16)

@@ -161,6 +161,20 @@ class _Seen:
         return bool(self.reference)
 
 
+def _spans(times: list[datetime], margin: timedelta) -> tuple[tuple[datetime, datetime], ...]:
+    """The times widened by ``margin`` either side, overlapping spans merged: a phone's backlog
+    spreads over weeks, and one span from its first to its last visit would read every visit
+    between them."""
+    merged: list[tuple[datetime, datetime]] = []
+    for moment in sorted(times):
+        lo, hi = moment - margin, moment + margin
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return tuple(merged)
+
+
 def _pair_facts(v: "AnyVisit | _Neighbour") -> VisitFacts:
     """What ``shared.evidence.pair_flags`` reads of a visit (it reads no position or photo)."""
     return VisitFacts(
@@ -295,7 +309,9 @@ class _Batch:
     sync_ops: dict[str, SyncOp] = field(default_factory=dict)  # earlier ops with these op_ids
     new_sync_ops: list[dict[str, Any]] = field(default_factory=list)
     seen: _Seen = field(default_factory=_Seen)
-    window: tuple[Any, Any, frozenset[str]] | None = None  # neighbours: (lo, hi, students)
+    # Where neighbours are looked for: time spans (the batch's times, two days either side,
+    # merged), and the batch's children.
+    window: tuple[tuple[tuple[datetime, datetime], ...], frozenset[str]] | None = None
     places: dict[str, Any] = field(default_factory=dict)  # visit id -> registered place
     policy_cache: dict[str, Any] = field(default_factory=dict)  # visit id -> policy in force
     dirty: set[str] = field(default_factory=set)  # visits whose flags must be recomputed
@@ -375,9 +391,10 @@ class _Batch:
         to the batch's children on those days."""
         if self.window is None:
             return []
-        lo, hi, student_ids = self.window
+        spans, student_ids = self.window
         live = col(Visit.deleted).is_(False)
-        days = (col(Visit.started_at) >= lo, col(Visit.started_at) <= hi)
+        started = col(Visit.started_at)
+        days = (sa.or_(*(sa.and_(started >= lo, started <= hi) for lo, hi in spans)),)
         queries = [select(*columns).where(Visit.teacher == self.scope.username, live, *days)]
         if student_ids:
             queries.append(
@@ -444,8 +461,7 @@ class _Batch:
         if times:
             # Safe arithmetic: every pushed time lies in shared.terms' window, far from year 1
             # and 9999, where two days more or less overflow (and failed the whole batch).
-            lo, hi = min(times) - timedelta(days=2), max(times) + timedelta(days=2)
-            self.window = (lo, hi, frozenset(student_ids))
+            self.window = (_spans(times, timedelta(days=2)), frozenset(student_ids))
             own = set(ids)  # the batch's stored visits are loaded whole, above
             for query in self._neighbour_queries(*_NEIGHBOUR_COLUMNS):
                 rows += [_Neighbour(*row) for row in s.exec(query) if row[0] not in own]

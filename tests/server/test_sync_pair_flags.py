@@ -20,7 +20,7 @@ from shared.evidence import PAIR_FLAGS, pair_flags
 from tests.conftest import World
 from tests.factories import Factory, delete, home_visit, upsert
 
-DAY0 = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) - timedelta(days=5)
+DAY0 = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) - timedelta(days=10)
 
 
 def _stored_pairs(factory: Factory) -> dict[str, set[str]]:
@@ -50,7 +50,7 @@ def test_pair_flags_after_random_pushes_equal_a_fresh_judgement(
         ops: dict[str, list[dict[str, Any]]] = {name: [] for name in devices}
         for _ in range(rnd.randint(1, 3)):
             choice = rnd.random()
-            start = DAY0 + timedelta(days=rnd.randint(0, 2), minutes=30 * rnd.randint(0, 20))
+            start = DAY0 + timedelta(days=rnd.randint(0, 8), minutes=30 * rnd.randint(0, 20))
             mine = [vid for vid, (who, _, _) in live.items()]
             if choice < 0.6 or not mine:
                 teacher = rnd.choice(list(devices))
