@@ -11,7 +11,8 @@ caseload (a teacher's children with their homes, an itinerant's schools). Then, 
 fresh copy of the template is served (``songjiao serve``; for ``pg2`` ``uvicorn --workers 2``
 with the failed-login counts in Redis) and N devices run for S seconds: each second, push 3
 new visits for its own children or schools (check-in and check-out a few metres from the
-home or school, as a phone's GPS fix) and pull once from its cursor. A push that fails (any
+home or school, as a phone's GPS fix; each on one of the last 60 days, as a backlog, or all at
+one moment with ``--same-day``) and pull once from its cursor. A push that fails (any
 status but 200, a timeout) is sent again, same op ids, on the next tick; a 503 is honoured by
 waiting its Retry-After (with jitter). One asyncio loop, one ``httpx`` connection per device.
 
@@ -206,10 +207,26 @@ class Tally:
     sent: int = 0  # visits in pushes (first attempts)
 
 
-def visit_record(device: Device, rng: random.Random, now: datetime) -> dict[str, Any]:
-    """A valid pushed visit (shared/protocol.py VisitRecord), ~70 min, ending 10 min ago."""
+BACKLOG_DAYS = 60
+
+
+def visit_record(
+    device: Device, rng: random.Random, now: datetime, *, same_day: bool = False
+) -> dict[str, Any]:
+    """A valid pushed visit (shared/protocol.py VisitRecord) of 70 minutes.
+
+    A phone back online sends its backlog: each visit falls on one of the last 60 days, at a
+    school-day hour (08:00-16:00 China time), so a teacher's day holds a few visits, as it
+    does in the field. ``same_day`` puts every visit at the same moment instead (ending 10
+    minutes ago): then each account's visits of the whole run pile up on one day, all
+    overlapping, the worst case for the pairwise flags.
+    """
     subject, lat, lon = rng.choice(device.places)
-    start = (now - timedelta(minutes=80)).astimezone(CHINA)
+    if same_day:
+        start = (now - timedelta(minutes=80)).astimezone(CHINA)
+    else:
+        day = (now - timedelta(days=rng.randint(1, BACKLOG_DAYS))).astimezone(CHINA)
+        start = day.replace(hour=8 + rng.randint(0, 7), minute=rng.choice((0, 15, 30, 45)))
 
     def fix(accuracy: float) -> dict[str, float]:
         return {
@@ -317,7 +334,9 @@ async def enrol(server: Server, devices: list[Device]) -> None:
         await asyncio.gather(*(one(client, d) for d in devices))
 
 
-async def run_devices(server: Server, devices: list[Device], seconds: float) -> Tally:
+async def run_devices(
+    server: Server, devices: list[Device], seconds: float, *, same_day: bool = False
+) -> Tally:
     tally = Tally()
     t0 = time.monotonic()
     end = t0 + seconds
@@ -378,7 +397,7 @@ async def run_devices(server: Server, devices: list[Device], seconds: float) -> 
                         {
                             "op_id": str(uuid.uuid4()),
                             "type": "visit.upsert",
-                            "record": visit_record(device, rng, now),
+                            "record": visit_record(device, rng, now, same_day=same_day),
                             "base_version": None,
                         }
                         for _ in range(BATCH)
@@ -448,7 +467,7 @@ def run_backend(backend: str, tmpl: Template, devices: list[Device], plan: list[
             device.cursor, device.pending = device.enrolled_cursor, []
         with Server(url, run_dir, workers=workers, env=env) as server:
             cpu0, own0 = server.cpu_seconds(), time.process_time()
-            tally = asyncio.run(run_devices(server, devices[:n], seconds))
+            tally = asyncio.run(run_devices(server, devices[:n], seconds, same_day=args.same_day))
             cpu1, own1 = server.cpu_seconds(), time.process_time()
         held = visits_held(url)
         tmpl.drop_copy(url)
@@ -559,6 +578,9 @@ def main() -> int:
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--devices", default=",".join(map(str, DEVICES)))
     parser.add_argument("--seconds", type=float, default=0, help="every N this long")
+    parser.add_argument(
+        "--same-day", action="store_true", help="every visit at one moment (the worst case)"
+    )
     args = parser.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     plan = sorted({int(n) for n in args.devices.split(",") if n})
