@@ -45,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from server.services import demo
+    from server.demo import load as demo
 
     migrate()
     with Session(get_engine()) as session:

@@ -121,7 +121,7 @@ ZH_CN: dict[str, str] = {
     "field.out_of_window": (
         "字段 {field} 超出允许范围：时间与日期须在 {earliest} 至 {latest}（UTC）之间"
     ),
-    # demo data (songjiao demo; server/services/demo.py)
+    # demo data (songjiao demo; server/demo/)
     "demo.loaded": "杭州演示数据已就绪（学期 {term}）",
     "demo.totals": "区县 {districts} 个，学校 {schools} 所（含特殊教育学校 {special} 所），"
     "学生 {students} 名（送教上门 {home} 名），工作人员 {staff} 名，"

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from server.services.demo import build_plan, visit_op
-from server.services.demo_data import DISTRICTS
-from server.services.demo_plan import PASSWORD, PER_KM_POLICY
+from server.demo.load_fieldwork import visit_op
+from server.demo.plan import build_plan
+from server.demo.profiles import DISTRICTS, PER_KM_POLICY
+from server.demo.roster import PASSWORD
 from shared.domain import ReviewStatus
 from shared.messages import t
 from shared.travel import visit_subsidy_fen
