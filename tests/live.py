@@ -95,7 +95,7 @@ class LiveServer:
 
     def cli(self, *args: str, stdin: str = "", check: bool = False) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "server.cli", *args],
+            [sys.executable, "-m", "songjiao", *args],
             input=stdin,
             capture_output=True,
             text=True,
@@ -109,7 +109,7 @@ class LiveServer:
         assert self.log_path is not None
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "songjiao", "serve", "--port", str(self.port)],
             env=self.env(),
             cwd=ROOT,
             stdout=log,
