@@ -10,6 +10,7 @@ import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
@@ -50,11 +51,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from server.demo import load as demo
+    from server.demo.load import load
+    from server.settings import get_settings
+    from shared.terms import local_date
 
+    settings = get_settings()
+    today = args.today or settings.demo_today or local_date(datetime.now(UTC))
     migrate()
     with Session(get_engine()) as session:
-        summary = demo.load(session, console_url=f"http://{args.host}:{args.port}/login")
+        summary = load(
+            session,
+            today=today,
+            calendar=settings.calendar(),
+            console_url=f"http://{args.host}:{args.port}/login",
+        )
     print(summary)
     return 0
 
@@ -131,6 +141,15 @@ def _compliance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        from shared.messages import t
+
+        raise argparse.ArgumentTypeError(t("demo.bad_today")) from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -154,6 +173,12 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     # Where `songjiao serve` will listen, so that the console address printed is the real one.
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument(
+        "--today",
+        type=_day,
+        help="演示以哪一天为今天（YYYY-MM-DD；默认今天或 SONGJIAO_DEMO_TODAY）："
+        "载入该日所在学期至前一天的记录",
+    )
     demo.set_defaults(handler=_demo)
     roster = sub.add_parser("roster", help="名册")
     roster_sub = roster.add_subparsers(dest="roster_command", required=True)

@@ -8,7 +8,6 @@ from collections import defaultdict
 from datetime import date, datetime
 
 from server.demo import profiles, words
-from server.demo.calendar import OVERLAP_FROM, TEACHING_DAYS, TERM
 from server.demo.planner import NAMESPACE, PlannedVisit, Slot, VisitPlanner
 from server.demo.rows import StudentRow
 from shared.compliance import required_sessions
@@ -21,17 +20,18 @@ DUPLICATE_IN = "330182"  # a teacher records one session twice
 def plan_home(p: VisitPlanner, username: str, children: list[StudentRow]) -> None:
     """The term's sessions of ``username`` with ``children``, appended to ``p.visits``."""
     rng, by_day = p.rng, defaultdict[date, list[Slot]](list)
+    term, teaching_days = p.calendar.term, p.calendar.teaching_days
     weights = profiles.SERVICE_PROFILES[p.area]
     first_weekday = rng.randrange(5)
     for idx, child in enumerate(children):
         weekday = (first_weekday + idx) % 5  # each child has a weekly slot
         profile = rng.choices(("meets", "weekly", "sparse"), weights)[0]
-        for month in TERM.months():
-            days = [d for d in TEACHING_DAYS if d.year * 100 + d.month == month]
+        for month in term.months():
+            days = [d for d in teaching_days if d.year * 100 + d.month == month]
             if not days:
                 continue
             preferred = [d for d in days if d.weekday() == weekday]
-            owed = required_sessions(TERM, month, DEFAULT_POLICY, TERM.end)
+            owed = required_sessions(term, month, DEFAULT_POLICY, term.end)
             if profile == "meets":
                 n = owed + int(rng.random() < 0.3)
             elif profile == "weekly":  # one a week, minus a week of illness now and then
@@ -49,14 +49,18 @@ def plan_home(p: VisitPlanner, username: str, children: list[StudentRow]) -> Non
     if p.overlap_pending and len(children) >= 2:
         # A make-up session squeezed into a day with another child: the two records overlap.
         first, second = children[0], children[1]
-        day = min(
-            d
-            for d, slots in by_day.items()
-            if d >= OVERLAP_FROM
-            and any(s.subject == first for s in slots)
-            and all(s.subject != second for s in slots)
+        overlap_day = min(
+            (
+                d
+                for d, slots in by_day.items()
+                if d >= p.calendar.overlap_from
+                and any(s.subject == first for s in slots)
+                and all(s.subject != second for s in slots)
+            ),
+            default=None,  # a city's term too short for it
         )
-        by_day[day].append(Slot(second, 60))
+        if overlap_day is not None:
+            by_day[overlap_day].append(Slot(second, 60))
     colleagues = [u for u in p.roster.caseload if u != username]
     for day in sorted(by_day):
         for slot, start, end in p.timetable(day, by_day[day]):

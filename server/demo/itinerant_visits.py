@@ -6,7 +6,6 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from server.demo import profiles, words
-from server.demo.calendar import TEACHING_DAYS
 from server.demo.planner import NAMESPACE, PlannedVisit, Slot, VisitPlanner
 from server.demo.rows import SchoolRow
 from shared.domain import ItinerantPurpose, VisitKind
@@ -15,10 +14,11 @@ from shared.domain import ItinerantPurpose, VisitKind
 def plan_itinerant(p: VisitPlanner, username: str, schools: list[SchoolRow]) -> None:
     """The term's visits of ``username`` to ``schools``, appended to ``p.visits``."""
     rng, by_day = p.rng, defaultdict[date, list[Slot]](list)
+    teaching_days = p.calendar.teaching_days
     for school, visits in zip(schools, _visit_counts(p, len(schools)), strict=True):
-        size = len(TEACHING_DAYS) / max(visits, 1)
+        size = len(teaching_days) / max(visits, 1)
         for i in range(visits):  # one visit in each part of the term
-            chunk = TEACHING_DAYS[round(i * size) : round((i + 1) * size)]
+            chunk = teaching_days[round(i * size) : round((i + 1) * size)]
             short = rng.random() < 0.05
             minutes = rng.randrange(20, 30, 5) if short else rng.randrange(60, 195, 15)
             by_day[rng.choice(chunk)].append(Slot(school, minutes))

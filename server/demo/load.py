@@ -7,6 +7,9 @@ included) derives from fixed seeds, so a second run finds everything in place: r
 unchanged, every visit's op already applied, nothing reviewed twice, no change number spent.
 """
 
+from collections.abc import Mapping
+from datetime import date
+
 from sqlmodel import Session
 
 from server.demo.load_fieldwork import push_visits, upload_photos
@@ -14,12 +17,19 @@ from server.demo.load_reviews import apply_reviews
 from server.demo.load_roster import load_roster
 from server.demo.plan import build_plan
 from server.demo.summary import Tally, summary
+from shared.terms import TermDates
 
 
-def load(session: Session, *, console_url: str = "http://127.0.0.1:8000/login") -> str:
-    """Load (or confirm) the demo data; returns the summary the CLI prints, which gives
-    ``console_url`` as the console's address."""
-    plan, tally = build_plan(), Tally()
+def load(
+    session: Session,
+    *,
+    today: date,
+    calendar: Mapping[str, TermDates] | None = None,
+    console_url: str = "http://127.0.0.1:8000/login",
+) -> str:
+    """Load (or confirm) the demo data as it stands on ``today`` (build_plan); returns the
+    summary the CLI prints, which gives ``console_url`` as the console's address."""
+    plan, tally = build_plan(today, calendar), Tally()
     load_roster(session, plan, tally)
     session.commit()
     upload_photos(session, plan, tally)

@@ -5,7 +5,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from server.demo.calendar import POLICY_FROM
 from server.demo.plan import Plan
 from server.demo.profiles import PER_KM_DISTRICT, PER_KM_POLICY
 from server.demo.roster import PASSWORD
@@ -53,7 +52,7 @@ def load_roster(session: Session, plan: Plan, tally: Tally) -> None:
                 district_code=a.district_code,
             )
             tally.roster[outcome] += 1
-    _policy(session, tally)
+    _policy(session, plan, tally)
     del cached
 
 
@@ -87,14 +86,15 @@ def _staff(session: Session, staff: list[StaffRow], tally: Tally) -> None:
         tally.roster["updated" if changed else "unchanged"] += 1
 
 
-def _policy(session: Session, tally: Tally) -> None:
+def _policy(session: Session, plan: Plan, tally: Tally) -> None:
+    since = plan.calendar.policy_from
     before = session.exec(
         select(Policy.version).where(
-            Policy.district_code == PER_KM_DISTRICT, Policy.effective_from == POLICY_FROM
+            Policy.district_code == PER_KM_DISTRICT, Policy.effective_from == since
         )
     ).first()
     row = set_policy(
-        session, district_code=PER_KM_DISTRICT, effective_from=POLICY_FROM, params=PER_KM_POLICY
+        session, district_code=PER_KM_DISTRICT, effective_from=since, params=PER_KM_POLICY
     )
     session.flush()
     outcome = "added" if before is None else "unchanged" if row.version == before else "updated"

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from server.demo import profiles
-from server.demo.calendar import OVERLAP_FROM
+from server.demo.calendar import DemoCalendar
 from server.demo.places import around
 from server.demo.rows import DistrictRoster, SchoolRow, StudentRow
 from shared.domain import Placement, TravelMode
@@ -56,6 +56,7 @@ class VisitPlanner:
     """One district's visits as they are planned, drawn from the roster's generator."""
 
     roster: DistrictRoster
+    calendar: DemoCalendar
     photos: list[str]  # sha256 of the district's demo photos
     visits: list[PlannedVisit] = field(default_factory=list)
     overlap_pending: bool = False
@@ -73,7 +74,7 @@ class VisitPlanner:
         """Daytime, one after another with travel in between (one overlap, where planned)."""
         rng, out = self.rng, list[tuple[Slot, datetime, datetime]]()
         clock = at(day, 8, 30) + timedelta(minutes=rng.randrange(0, 65, 5))
-        overlap = self.overlap_pending and len(slots) >= 2 and day >= OVERLAP_FROM
+        overlap = self.overlap_pending and len(slots) >= 2 and day >= self.calendar.overlap_from
         for slot in slots:
             if time(11, 15) < clock.time() < time(13, 30):  # lunch
                 clock = at(day, 13, 30) + timedelta(minutes=rng.randrange(0, 35, 5))

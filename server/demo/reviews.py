@@ -5,7 +5,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from server.demo import words
-from server.demo.calendar import REVIEWED_UNTIL
 from server.demo.planner import PlannedVisit, VisitPlanner, at
 from shared.domain import ReviewStatus, VisitKind
 from shared.policy import DEFAULT_POLICY
@@ -14,7 +13,8 @@ REJECT_FAR_IN = ("330112", "330182")  # coordinators who reject a far-away check
 
 
 def plan_reviews(p: VisitPlanner) -> None:
-    """Sets the review of ``p.visits`` that the district's coordinator decides."""
+    """Sets the review of ``p.visits`` that the district's coordinator decides, a week after
+    the visit (server/demo/visits.py keeps only those made before the demo's day)."""
     profile = p.roster.profile
     if not profile.reviewing:
         return
@@ -24,7 +24,7 @@ def plan_reviews(p: VisitPlanner) -> None:
             decision = (ReviewStatus.REJECTED.value, words.REJECT_DUPLICATE)
         elif reject_far and v.evidence == "far" and v.record["kind"] == "home_teaching":
             decision, reject_far = (ReviewStatus.REJECTED.value, words.REJECT_FAR), False
-        elif v.day <= REVIEWED_UNTIL and v.evidence == "ok" and _long_enough(v):
+        elif v.day <= p.calendar.reviewed_until and v.evidence == "ok" and _long_enough(v):
             decision = (ReviewStatus.APPROVED.value, "")
         else:
             continue

@@ -3,7 +3,6 @@
 from collections import Counter
 from dataclasses import dataclass, field
 
-from server.demo.calendar import TERM_ID
 from server.demo.plan import Plan
 from server.demo.roster import ADMIN, PASSWORD
 from shared.domain import Placement, VisitKind
@@ -26,7 +25,12 @@ def summary(plan: Plan, tally: Tally, console_url: str) -> str:
     shown = next(r for r in plan.rosters if r.profile.code == SHOWN_DISTRICT)
     kinds = Counter(v.record["kind"] for v in plan.visits)
     lines = [
-        t("demo.loaded", term=TERM_ID),
+        t(
+            "demo.loaded_term",
+            term=plan.calendar.term.id,
+            last_day=plan.calendar.last_day.isoformat(),
+            today=plan.calendar.today.isoformat(),
+        ),
         t(
             "demo.totals",
             districts=len(plan.rosters),

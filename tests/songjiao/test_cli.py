@@ -30,7 +30,7 @@ def test_songjiao_lists_the_server_commands_and_the_app() -> None:
 def test_each_command_keeps_its_options() -> None:
     expected = {
         ("serve",): ("--host", "--port", "--workers"),
-        ("demo",): ("--host", "--port"),
+        ("demo",): ("--host", "--port", "--today"),
         ("app",): ("--server", "--port"),
         ("roster", "import"): ("files",),
         ("user", "add"): ("--role", "--district", "--name", "--base-school"),
