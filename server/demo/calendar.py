@@ -32,7 +32,7 @@ PER_KM_SINCE = date(2025, 9, 1)
 class DemoCalendar:
     today: date  # the day the demo is run: it covers the days before it
     term: Term
-    teaching_days: list[date] = field(compare=False)  # the whole term's, weekends excluded
+    teaching_days: list[date] = field(compare=False)  # the whole term's weekdays, less holidays
 
     @property
     def last_day(self) -> date:
