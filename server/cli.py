@@ -1,10 +1,16 @@
-"""The ``songjiao`` command (contract.md, Commands)."""
+"""The server's commands of ``songjiao`` (contract.md, Commands): serve, demo, roster, user,
+compliance.
+
+``songjiao`` itself (songjiao/cli.py) adds these and the field app's own (mobile/cli.py); the
+server knows no phone code. ``python -m server.cli`` runs the server's commands alone.
+"""
 
 import argparse
 import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
@@ -45,19 +51,22 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from server.services import demo
+    from server.demo.load import load
+    from server.settings import get_settings
+    from shared.terms import local_date
 
+    settings = get_settings()
+    today = args.today or settings.demo_today or local_date(datetime.now(UTC))
     migrate()
     with Session(get_engine()) as session:
-        summary = demo.load(session, console_url=f"http://{args.host}:{args.port}/login")
+        summary = load(
+            session,
+            today=today,
+            calendar=settings.calendar(),
+            console_url=f"http://{args.host}:{args.port}/login",
+        )
     print(summary)
     return 0
-
-
-def _app(args: argparse.Namespace) -> int:
-    from mobile import run as mobile_run
-
-    return mobile_run(server=args.server, port=args.port)
 
 
 def _roster_import(args: argparse.Namespace) -> int:
@@ -132,6 +141,15 @@ def _compliance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        from shared.messages import t
+
+        raise argparse.ArgumentTypeError(t("demo.bad_today")) from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -139,9 +157,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="songjiao", description="送教通")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """The server's sub-commands, each with its ``handler``."""
     serve = sub.add_parser("serve", help="运行 API 与协调员控制台")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -156,11 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     # Where `songjiao serve` will listen, so that the console address printed is the real one.
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument(
+        "--today",
+        type=_day,
+        help="演示以哪一天为今天（YYYY-MM-DD；默认今天或 SONGJIAO_DEMO_TODAY）："
+        "载入该日所在学期至前一天的记录",
+    )
     demo.set_defaults(handler=_demo)
-    app = sub.add_parser("app", help="以网页方式运行手机端")
-    app.add_argument("--server", default="http://127.0.0.1:8000")
-    app.add_argument("--port", type=int, default=8550)
-    app.set_defaults(handler=_app)
     roster = sub.add_parser("roster", help="名册")
     roster_sub = roster.add_subparsers(dest="roster_command", required=True)
     imp = roster_sub.add_parser("import", help="导入名册 CSV/XLSX")
@@ -182,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--district")
     comp.add_argument("--json", action="store_true")
     comp.set_defaults(handler=_compliance)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m server.cli", description="送教通 服务端")
+    add_commands(parser.add_subparsers(dest="command", required=True))
     return parser
 
 

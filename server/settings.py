@@ -1,6 +1,7 @@
 """One Settings class, from SONGJIAO_* environment variables and a .env file."""
 
 import json
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     # A city calendar as JSON: {"2025-1": {"start": "...", "end": "...",
     #   "teaching_start": "...", "teaching_end": "..."}}; empty: the defaults of shared.terms.
     term_calendar: str = ""
+    # The day `songjiao demo` takes for today (it loads the term in progress up to the day
+    # before); unset: today in Asia/Shanghai. Tests pin it; `songjiao demo --today` overrides.
+    demo_today: date | None = None
     # Console sign-ins end after this many minutes without a request (and after 12 h at most).
     console_idle_minutes: int = Field(default=30, ge=1)
     # Failed logins allowed per username and per client address in a window (the `limits`

@@ -121,8 +121,7 @@ ZH_CN: dict[str, str] = {
     "field.out_of_window": (
         "字段 {field} 超出允许范围：时间与日期须在 {earliest} 至 {latest}（UTC）之间"
     ),
-    # demo data (songjiao demo; server/services/demo.py)
-    "demo.loaded": "杭州演示数据已就绪（学期 {term}）",
+    # demo data (songjiao demo; server/demo/)
     "demo.totals": "区县 {districts} 个，学校 {schools} 所（含特殊教育学校 {special} 所），"
     "学生 {students} 名（送教上门 {home} 名），工作人员 {staff} 名，"
     "访问记录 {visits} 条（送教上门 {home_visits}，巡回指导 {itinerant_visits}），"
@@ -139,6 +138,11 @@ ZH_CN: dict[str, str] = {
     "demo.login_itinerant": "  巡回指导教师  {username}",
     "demo.login_pattern": "  其他账号：协调员 c_区县代码，送教教师 t_区县代码_序号，"
     "巡回指导教师 i_区县代码_序号（已存在的同名账号保留原密码）",
+    # the demo shows today: the term in progress up to yesterday (issue 9; server/demo/)
+    "demo.loaded_term": (
+        "杭州演示数据已就绪：学期 {term}，访问记录至 {last_day}（演示以 {today} 为今天）"
+    ),
+    "demo.bad_today": "演示日期应为 年-月-日，例如 2026-11-20",
     # sign-in, sessions, throttling, audit (issue 7)
     "too_many_attempts": "登录失败次数过多，请 {minutes} 分钟后再试",
     "login_unavailable": "登录服务暂时不可用，请 {seconds} 秒后重试",

@@ -16,6 +16,10 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ENV = "SONGJIAO_TEST_POSTGRES_URL"
+# `songjiao demo` loads the term in progress on the day it runs (server/demo/calendar.py). The
+# tests of the demo were written for the whole of term 2025-1, which is what this day (in the
+# winter vacation after it) gives; tests of other days pass `songjiao demo --today`.
+DEMO_TODAY = "2026-02-01"
 
 
 def stop_process(process: subprocess.Popen | None) -> None:
@@ -90,12 +94,13 @@ class LiveServer:
             # Devices' last-use marks are written in batches (server.last_used); tests that read
             # them wait for the write, which on the test servers comes soon.
             "SONGJIAO_LAST_USED_FLUSH_SECONDS": "0.5",
+            "SONGJIAO_DEMO_TODAY": DEMO_TODAY,
             **self.extra_env,
         }
 
     def cli(self, *args: str, stdin: str = "", check: bool = False) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "server.cli", *args],
+            [sys.executable, "-m", "songjiao", *args],
             input=stdin,
             capture_output=True,
             text=True,
@@ -109,7 +114,7 @@ class LiveServer:
         assert self.log_path is not None
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "songjiao", "serve", "--port", str(self.port)],
             env=self.env(),
             cwd=ROOT,
             stdout=log,

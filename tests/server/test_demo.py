@@ -1,26 +1,29 @@
-"""``songjiao demo`` on the live server's database, checked through the API as its users see it.
+"""``songjiao demo`` on the live server's database, checked through the API as its users see it:
+the demo of term 2025-1 in full, as it stands on tests.live.DEMO_TODAY (the servers' setting).
 
 The test databases also hold other tests' districts (random codes); the Hangzhou codes are
 fixed, so every assertion here looks only at those.
 """
 
+from datetime import date
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from server.services.demo import build_plan, visit_op
-from server.services.demo_data import DISTRICTS
-from server.services.demo_plan import PASSWORD, PER_KM_POLICY
+from server.demo.load_fieldwork import visit_op
+from server.demo.plan import build_plan
+from server.demo.profiles import DISTRICTS, PER_KM_POLICY
+from server.demo.roster import PASSWORD
 from shared.domain import ReviewStatus
 from shared.messages import t
 from shared.travel import visit_subsidy_fen
 from tests.factories import Factory
-from tests.live import Client, LiveServer
+from tests.live import DEMO_TODAY, Client, LiveServer
 
 TERM = {"term": "2025-1"}
 HANGZHOU = {p.code for p in DISTRICTS}
-PLAN = build_plan()  # pure: the data set the command loads, to compare against
+PLAN = build_plan(date.fromisoformat(DEMO_TODAY))  # pure: what the command loads
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +71,8 @@ def test_summary_gives_console_address_and_demo_logins(demo: str) -> None:
     for text in (PASSWORD, "admin", "c_330127", "t_330127_1", "i_330127_1"):
         assert text in demo
     assert t("demo.rejected", count=0, detail="").split("0")[0] not in demo  # none refused
+    loaded = t("demo.loaded_term", term="2025-1", last_day="2026-01-23", today=DEMO_TODAY)
+    assert loaded in demo
 
 
 def test_over_cap_county_reports_negative_headroom(demo: str, server: LiveServer) -> None:

@@ -53,7 +53,7 @@ def test_songjiao_app_serves_the_app_without_a_cdn(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "server.cli",
+            "songjiao",
             "app",
             "--port",
             str(port),

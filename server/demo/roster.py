@@ -1,34 +1,26 @@
 """The demo roster as a pure function of fixed seeds: no database, no clock.
 
 Each district draws from its own generator (seeded by its code), so editing one district's
-profile leaves every other district's records, ids and visits exactly as they were.
+profile leaves every other district's records, ids and visits exactly as they were. The
+generator is handed on to the visit plan (server/demo/visits.py), which draws from it next.
 """
 
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import date
-from decimal import Decimal
+from dataclasses import replace
 
-from server.services import demo_data as words
-from server.services.demo_data import DistrictProfile
+from server.demo import words
+from server.demo.places import around
+from server.demo.profiles import SPREAD_KM, UNASSIGNED_SCHOOLS, DistrictProfile
+from server.demo.rows import DistrictRoster, SchoolRow, StaffRow, StudentRow
 from shared.domain import DisabilityCategory as Cat
 from shared.domain import Placement, Role, SchoolKind, Stage
-from shared.policy import PolicyParams, SubsidyMode
 
 SEED = "songjiao-demo-2025"
 PASSWORD = "songjiao2025"  # every demo login; printed in the summary
-TERM_ID = "2025-1"
-POLICY_FROM = date(2025, 9, 1)
-# 淳安县 pays its teachers by the kilometre, with a monthly cap; the rest keep the flat default.
-PER_KM_DISTRICT = "330127"
-PER_KM_POLICY = PolicyParams(
-    subsidy_mode=SubsidyMode.PER_KM,
-    fen_per_km=80,
-    road_factor=Decimal("1.3"),
-    monthly_cap_fen=150_000,
-)
+ADMIN = StaffRow("admin", "杭州市教育局管理员", Role.ADMIN, None, None)
+
 # Per placement: ((categories, their weights), weights of disability grades 1-4)
 _Mix = tuple[tuple[tuple[Cat, ...], tuple[int, ...]], tuple[int, ...]]
 _CATEGORIES: dict[str, _Mix] = {
@@ -51,99 +43,6 @@ _OTHER_CATEGORIES: _Mix = (
     ),
     (15, 40, 35, 10),
 )
-
-
-@dataclass(frozen=True)
-class SchoolRow:
-    id: str
-    name: str
-    district_code: str
-    kind: str
-    lat: float
-    lon: float
-    grades: range = field(default=range(1, 10), compare=False)
-
-    def fields(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k not in ("id", "grades")}
-
-
-@dataclass(frozen=True)
-class StudentRow:
-    id: str
-    name: str
-    district_code: str
-    school_id: str
-    stage: str
-    grade: int
-    placement: str
-    disability_category: str
-    disability_grade: int
-    certified: bool
-    home_lat: float
-    home_lon: float
-    address: str
-    guardian_name: str
-    guardian_phone: str
-    photo_consent: bool
-    active: bool
-    iep_goals: list[str]
-
-    def fields(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "id"}
-
-
-@dataclass(frozen=True)
-class StaffRow:
-    username: str
-    name: str
-    role: str
-    district_code: str | None
-    base_school_id: str | None
-
-
-@dataclass(frozen=True)
-class AssignmentRow:
-    username: str
-    student_id: str | None
-    school_id: str | None
-    district_code: str
-
-
-@dataclass
-class DistrictRoster:
-    profile: DistrictProfile
-    rng: random.Random
-    special: SchoolRow
-    schools: list[SchoolRow] = field(default_factory=list)  # ordinary ones
-    students: list[StudentRow] = field(default_factory=list)
-    staff: list[StaffRow] = field(default_factory=list)
-    # username -> the children or schools they serve, in assignment order
-    caseload: dict[str, list[StudentRow]] = field(default_factory=dict)
-    rounds: dict[str, list[SchoolRow]] = field(default_factory=dict)
-
-    def assignments(self) -> list[AssignmentRow]:
-        code = self.profile.code
-        return [
-            AssignmentRow(user, child.id, None, code)
-            for user, children in self.caseload.items()
-            for child in children
-        ] + [
-            AssignmentRow(user, None, school.id, code)
-            for user, schools in self.rounds.items()
-            for school in schools
-        ]
-
-
-def offset(lat: float, lon: float, km: float, bearing_deg: float) -> tuple[float, float]:
-    """The point ``km`` away in direction ``bearing_deg`` (flat-earth: fine for tens of km)."""
-    b = math.radians(bearing_deg)
-    dlat = km * math.cos(b) / 111.32
-    dlon = km * math.sin(b) / (111.32 * math.cos(math.radians(lat)))
-    return round(lat + dlat, 6), round(lon + dlon, 6)
-
-
-def around(rng: random.Random, lat: float, lon: float, lo_km: float, hi_km: float):
-    return offset(lat, lon, rng.uniform(lo_km, hi_km), rng.uniform(0, 360))
 
 
 def person(rng: random.Random, given: Sequence[str]) -> str:
@@ -171,7 +70,7 @@ def build_roster(profile: DistrictProfile) -> DistrictRoster:
 
 def _schools(r: DistrictRoster, places: list[str]) -> None:
     p, n = r.profile, r.profile.schools
-    near, _ = words.SPREAD_KM[p.area]
+    near, _ = SPREAD_KM[p.area]
     for i in range(n):
         if i < round(n * 0.6):
             suffix, grades = "小学", range(1, 7)
@@ -219,7 +118,7 @@ def _placements(r: DistrictRoster) -> list[str]:
 
 def _students(r: DistrictRoster, places: list[str]) -> None:
     p, rng = r.profile, r.rng
-    _, far = words.SPREAD_KM[p.area]
+    _, far = SPREAD_KM[p.area]
     towns = [places.pop() for _ in range(6)]
     hosts = [s for s in r.schools if s.grades == range(1, 7)][:2]  # 卫星班 in two primaries
     centre = around(rng, p.lat, p.lon, 2.0, 6.0)
@@ -324,7 +223,7 @@ def _staff(r: DistrictRoster) -> None:
     hosting = {s.school_id for s in r.students if s.active and s.placement == "regular_class"}
     in_scope = [s for s in r.schools if s.id in hosting]
     rng.shuffle(in_scope)
-    in_scope = in_scope[words.UNASSIGNED_SCHOOLS[p.coverage] :]  # nobody goes there yet
+    in_scope = in_scope[UNASSIGNED_SCHOOLS[p.coverage] :]  # nobody goes there yet
     instructors = min(3, max(1, math.ceil(len(in_scope) / 6)))
     for i in range(instructors):
         username = f"i_{p.code}_{i + 1}"
@@ -332,6 +231,3 @@ def _staff(r: DistrictRoster) -> None:
             StaffRow(username, person(rng, adults), Role.ITINERANT, p.code, r.special.id)
         )
         r.rounds[username] = sorted(in_scope[i::instructors], key=lambda s: s.id)
-
-
-ADMIN = StaffRow("admin", "杭州市教育局管理员", Role.ADMIN, None, None)
