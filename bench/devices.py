@@ -53,7 +53,7 @@ import sqlalchemy as sa
 from _common import ROOT, Server, log_errors, machine, percentile, verdict
 
 CHINA = timezone(timedelta(hours=8))
-PASSWORD = "songjiao2025"  # the demo's (server/services/demo_plan.py)
+PASSWORD = "songjiao2025"  # the demo's (server/demo/roster.py)
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "pg1", "pg2")
 DEVICES = (10, 25, 50, 100, 200, 400)
