@@ -11,9 +11,9 @@ version the coordinator looked at, so an edit that arrived in between is not app
 Every decision and resolution leaves an audit row in the same transaction (the reviewer, the
 visit, the outcome), so a decision is never stored without its row.
 
-Callers commit. Errors are ``ApiError``: 403 ``review.admin_read_only`` (anyone but a
-coordinator), 404 ``not_found`` (outside the caller's district or absent), 409
-``record_deleted`` / ``review.visit_changed``, 400 for a bad decision, reason or flag.
+Callers commit. Refusals are ``DomainError``: ``review.admin_read_only`` (anyone but a
+coordinator), ``not_found`` (outside the caller's district or absent), ``record_deleted`` /
+``review.visit_changed``, and the codes of a bad decision, reason or flag.
 """
 
 from datetime import datetime
@@ -21,10 +21,10 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from server.db import lock_changes, next_seq
-from server.errors import ApiError
 from server.models import Visit, utcnow
 from server.scope import Scope
 from server.services import audit
+from server.services.errors import DomainError
 from shared.domain import ReviewStatus, Role
 from shared.messages import t
 
@@ -48,11 +48,11 @@ def review_visit(
     """
     _require_reviewer(scope)
     if decision not in (ReviewStatus.APPROVED, ReviewStatus.REJECTED):
-        raise ApiError(400, "review.invalid_decision")
+        raise DomainError("review.invalid_decision")
     reason = _reason(reason, required=decision == ReviewStatus.REJECTED)
     visit = _locked_visit(session, scope, visit_id)
     if seen_version is not None and seen_version != visit.version:
-        raise ApiError(409, "review.visit_changed")
+        raise DomainError("review.visit_changed")
     visit.review_status = decision
     visit.review_reason = reason
     visit.reviewed_by = scope.username
@@ -81,7 +81,7 @@ def resolve_flag(
     reason = _reason(reason, required=True, missing="review.flag_reason_required")
     visit = _locked_visit(session, scope, visit_id)
     if code not in (visit.flags or []):
-        raise ApiError(400, "review.flag_not_on_visit", label=t(f"flag.{code}")[:60])
+        raise DomainError("review.flag_not_on_visit", label=t(f"flag.{code}")[:60])
     at = (now or utcnow()).isoformat()
     # A new dict: the JSON column does not notice changes made inside the old one.
     notes = dict(visit.flag_notes or {})
@@ -109,15 +109,15 @@ def _audit(session: Session, scope: Scope, visit: Visit, outcome: str, detail: s
 def _require_reviewer(scope: Scope) -> None:
     # The city's admin reads across districts but does not decide a district's claims.
     if scope.role != Role.COORDINATOR:
-        raise ApiError(403, "review.admin_read_only")
+        raise DomainError("review.admin_read_only")
 
 
 def _reason(reason: str, *, required: bool, missing: str = "review.reason_required") -> str:
     reason = (reason or "").strip()
     if required and not reason:
-        raise ApiError(400, missing)
+        raise DomainError(missing)
     if len(reason) > REASON_LIMIT:
-        raise ApiError(400, "review.reason_too_long", limit=REASON_LIMIT)
+        raise DomainError("review.reason_too_long", limit=REASON_LIMIT)
     return reason
 
 
@@ -129,7 +129,7 @@ def _locked_visit(session: Session, scope: Scope, visit_id: str) -> Visit:
         .execution_options(populate_existing=True)
     ).first()
     if visit is None:
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     if visit.deleted:
-        raise ApiError(409, "record_deleted")
+        raise DomainError("record_deleted")
     return visit
