@@ -30,11 +30,12 @@ from mobile.core.device_stores import (
     valid_device_id,
 )
 from mobile.core.store import Store, data_dir
+from mobile.ui import fonts
 from mobile.ui.devices import flet_devices
 from mobile.ui.shell import FieldApp
 from shared.messages import t
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = fonts.ASSETS
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 SERVER_ENV = "SONGJIAO_APP_SERVER"  # the sign-in form's default server address
 
@@ -137,6 +138,8 @@ def serve(*, server: str, port: int, host: str = "127.0.0.1") -> int:
     )
     if note := legacy_store_note(data_dir()):
         print(note, flush=True)
+    if fonts.asset(ASSETS) != fonts.FULL:
+        print(t("fonts.subset_only", hint=t("fonts.hint")), flush=True)
     ft.run(
         main,
         view=ft.AppView.WEB_BROWSER,

@@ -481,6 +481,14 @@ ZH_CN: dict[str, str] = {
     "ui.signout.yes": "退出并删除本机数据",
     "ui.signout.done": "已退出登录，本机数据已删除",
     "ui.error.unexpected": "出现意外错误：{detail}。已保存的记录不会丢失。",
+    # --- the field app's fonts (mobile/fontbuild.py, mobile/ui/fonts.py): set-up messages ---
+    "fonts.building": "正在生成手机端字库（约两分钟，只需一次）……",
+    "fonts.source_missing": "未找到 {source}：请安装 Debian 软件包 {package}"
+    "（apt-get install fonts-noto-cjk）后重新运行 ./scripts/start。",
+    "fonts.source_differs": "{source} 不是固定的版本（{package}，SHA-256 {digest}…），未生成字库。",
+    "fonts.subset_only": "注意：手机端字库尚未生成，只能显示 GB2312 汉字，"
+    "姓名中的生僻字（如 玥、喆、堃）会显示为方框。{hint}",
+    "fonts.hint": "生成方法：安装 fonts-noto-cjk 后运行 .venv/bin/python -m mobile.fontbuild",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"zh-CN": ZH_CN}

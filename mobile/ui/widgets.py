@@ -1,4 +1,4 @@
-"""Shared look: the bundled CJK font, large touch targets, and small builders.
+"""Shared look: the bundled CJK font (mobile.ui.fonts), large touch targets, and small builders.
 
 Every interactive control gets an accessible name (its text, a tooltip or a field label):
 screen readers and the browser tests find controls by it.
@@ -9,8 +9,8 @@ from typing import Any, overload
 
 import flet as ft
 
-FONT_FAMILY = "NotoSansSC"
-FONT_ASSET = "fonts/NotoSansSC-Subset.otf"  # GB2312 subset of Noto Sans CJK SC (OFL)
+from mobile.ui import fonts
+
 TOUCH = 52  # button height, px: comfortably above the 48 px minimum target
 TEXT = 17
 TITLE = 20
@@ -31,10 +31,10 @@ OnSelect = Callable[[ft.Event[ft.Chip]], Awaitable[None]]
 
 def apply_theme(page: ft.Page) -> None:
     page.title = "送教通"
-    page.fonts = {FONT_FAMILY: FONT_ASSET}
+    page.fonts = {fonts.FAMILY: fonts.asset()}
     page.theme_mode = ft.ThemeMode.LIGHT
     page.theme = ft.Theme(
-        font_family=FONT_FAMILY,
+        font_family=fonts.FAMILY,
         color_scheme_seed=ft.Colors.TEAL,
         visual_density=ft.VisualDensity.COMFORTABLE,
     )
