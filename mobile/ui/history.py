@@ -214,7 +214,7 @@ class RecordScreen(BaseScreen):
     def _keep(self, which: Literal["mine", "server"]) -> w.Action:
         async def handler() -> None:
             visit = await asyncio.to_thread(
-                self.app.store.outbox.resolve_conflict, self.visit_id, which
+                self.app.store.visit_repo.resolve_conflict, self.visit_id, which
             )
             self.app.runner.trigger(manual=False)
             if visit.id != self.visit_id:
@@ -232,7 +232,7 @@ class RecordScreen(BaseScreen):
     def _delete(self) -> None:
         async def delete() -> None:
             try:
-                await asyncio.to_thread(self.app.store.outbox.delete_visit, self.visit_id)
+                await asyncio.to_thread(self.app.store.visit_repo.delete_visit, self.visit_id)
             except StoreError as exc:
                 self.app.notify(str(exc), error=True)
                 return

@@ -3,11 +3,11 @@
 import flet as ft
 
 from mobile.core.caseload import ChildLoad, SchoolLoad, itinerant_caseload, teacher_caseload
+from mobile.core.editor import VisitEditor
 from mobile.core.models import LocalVisit, VisitState
 from mobile.core.sync import SyncReport
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
-from mobile.ui.editor import VisitEditor
 from mobile.ui.shell import BaseScreen, FieldApp
 from mobile.ui.sync_view import SyncBadge, SyncPanel
 from shared.domain import ReviewStatus, Role, VisitKind

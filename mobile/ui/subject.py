@@ -3,8 +3,8 @@
 import flet as ft
 
 from mobile.core.caseload import itinerant_caseload, teacher_caseload
+from mobile.core.editor import VisitEditor
 from mobile.ui import widgets as w
-from mobile.ui.editor import VisitEditor
 from mobile.ui.shell import BaseScreen, FieldApp
 from shared.domain import VisitKind
 from shared.messages import t

@@ -10,12 +10,11 @@ from datetime import date, datetime
 from typing import Any
 
 from mobile.core.devices import LocationResult
-from mobile.core.models import LocalVisit, VisitState
+from mobile.core.models import Clock, LocalVisit, VisitState
 from mobile.core.photos import PhotoError, PreparedPhoto, save_photo
 from mobile.core.store import Store
 from mobile.core.trip import TripPreview, preview_form
 from mobile.core.visit_form import FormCheck, VisitForm, check, without_consent
-from mobile.ui.state import Clock
 from shared.domain import VisitKind
 from shared.messages import t
 from shared.policy import PolicyParams
@@ -130,7 +129,7 @@ class VisitEditor:
         async with self._lock:
             snapshot = self.form.to_dict()
             await asyncio.to_thread(
-                self.store.outbox.save_draft,
+                self.store.visit_repo.save_draft,
                 self.form.id,
                 self.form.kind,
                 self.form.subject_id,
@@ -198,10 +197,10 @@ class VisitEditor:
     async def save(self, record: VisitRecord) -> LocalVisit:
         """结束/保存: the record and its sync op in one transaction (``StoreError`` on refusal)."""
         async with self._lock:
-            visit = await asyncio.to_thread(self.store.outbox.save_visit, record)
+            visit = await asyncio.to_thread(self.store.visit_repo.save_visit, record)
         self.saved = True
         return visit
 
     async def discard(self) -> None:
         async with self._lock:
-            await asyncio.to_thread(self.store.outbox.discard_draft, self.form.id)
+            await asyncio.to_thread(self.store.visit_repo.discard_draft, self.form.id)

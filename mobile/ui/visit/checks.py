@@ -1,0 +1,139 @@
+"""签到 and 签退: a tap takes the time and the position; the time may be corrected by typing."""
+
+from typing import Any
+
+import flet as ft
+
+from mobile.core.devices import LocationStatus
+from mobile.ui import format as fmt
+from mobile.ui import widgets as w
+from mobile.ui.visit.section import FormContext, Section, frame, value_of
+from shared.messages import t
+
+
+class _CheckSection(Section):
+    """The tap (开始 or 结束), what it recorded, and the time field that shows after it."""
+
+    field_name: str  # the form's time field: started_at | ended_at
+    title_key: str
+
+    def __init__(self, ctx: FormContext, button: ft.Control) -> None:
+        super().__init__(ctx)
+        self.button = button
+        self.info = w.note("")
+        self.time_field = w.field(
+            t(f"mobile.field.{self.field_name}"),
+            fmt.input_text(getattr(self.editor.form, self.field_name)),
+            self._time_changed,
+            hint=t("ui.visit.time_hint"),
+        )
+
+    def frame(self) -> ft.Control:
+        return frame(t(self.title_key), self.button, self.info, self.time_field)
+
+    async def _tap(self) -> None:
+        self.button.disabled = True
+        self.info.value, self.info.color, self.info.visible = t("ui.visit.locating"), w.MUTED, True
+        self.app.flush()  # "正在定位…" shows during the wait for a fix
+        where = await self.app.devices.location.locate()
+        await self._record(where)
+        self.button.disabled = False
+        self.time_field.value = fmt.input_text(getattr(self.editor.form, self.field_name))
+        self.time_field.error = None
+        self.ctx.bad_inputs.discard(self.field_name)
+        await self.ctx.changed()
+
+    async def _record(self, where: Any) -> None:
+        raise NotImplementedError
+
+    async def _time_changed(self, e: ft.Event[ft.TextField]) -> None:
+        moment = fmt.parse_input(value_of(e))
+        if moment is None:
+            self.time_field.error = t("ui.visit.bad_time")
+            self.ctx.bad_inputs.add(self.field_name)
+        else:
+            self.time_field.error = None
+            self.ctx.bad_inputs.discard(self.field_name)
+            await self.editor.set_value(self.field_name, moment.isoformat())
+        await self.ctx.changed()
+
+    def clear_errors(self) -> None:
+        self.time_field.error = None
+        self.info.color = w.MUTED
+
+    def show_error(self, name: str, message: str) -> bool:
+        if name != self.field_name:
+            return False
+        self.time_field.error = message if self.time_field.visible else None
+        return True
+
+
+class CheckInSection(_CheckSection):
+    field_name = "started_at"
+    title_key = "ui.visit.check_in"
+
+    def __init__(self, ctx: FormContext) -> None:
+        button = w.button(
+            t("ui.visit.start"),
+            self._tap,
+            icon=ft.Icons.PLAY_ARROW,
+            tooltip=t("ui.visit.start_tip"),
+            ident="check-in",
+        )
+        super().__init__(ctx, button)
+
+    async def _record(self, where: Any) -> None:
+        await self.editor.start(where)
+
+    def derive(self) -> None:
+        form = self.editor.form
+        started = bool(form.started_at)
+        self.button.visible = not started
+        self.time_field.visible = self.info.visible = started
+        if started:
+            limit = self.editor.policy.max_accuracy_m
+            self.info.value, self.info.color = _position_text(
+                form.check_in, form.check_in_status, limit
+            )
+
+
+class CheckOutSection(_CheckSection):
+    field_name = "ended_at"
+    title_key = "ui.visit.check_out"
+
+    def __init__(self, ctx: FormContext) -> None:
+        button = w.button(
+            t("ui.visit.end"),
+            self._tap,
+            icon=ft.Icons.STOP,
+            tooltip=t("ui.visit.end_tip"),
+            ident="check-out",
+        )
+        super().__init__(ctx, button)
+
+    async def _record(self, where: Any) -> None:
+        await self.editor.finish(where)
+
+    def derive(self) -> None:
+        form = self.editor.form
+        started, ended = bool(form.started_at), bool(form.ended_at)
+        self.button.visible = started and not ended
+        self.button.disabled = not started
+        self.time_field.visible = self.info.visible = ended
+        if ended:
+            minutes = fmt.minutes_between(form.started_at, form.ended_at)
+            parts = [t("ui.visit.duration", minutes=minutes)] if minutes is not None else []
+            if not form.check_out:
+                status = form.check_out_status or LocationStatus.UNAVAILABLE
+                parts.append(t("ui.visit.no_position_out", reason=t(f"mobile.location.{status}")))
+            self.info.value = "；".join(parts)
+
+
+def _position_text(position: dict[str, Any] | None, status: str, limit: float) -> tuple[str, Any]:
+    if position:
+        accuracy = round(position["accuracy_m"])
+        if accuracy > limit:
+            return t("ui.visit.poor_position", accuracy=accuracy, limit=round(limit)), w.WARN
+        return t("ui.visit.position", accuracy=accuracy), w.OK
+    status = status or LocationStatus.UNAVAILABLE
+    return t("ui.visit.no_position", reason=t(f"mobile.location.{status}")), w.WARN
