@@ -477,6 +477,18 @@ ZH_CN: dict[str, str] = {
     "ui.signout.yes": "退出并删除本机数据",
     "ui.signout.done": "已退出登录，本机数据已删除",
     "ui.error.unexpected": "出现意外错误：{detail}。已保存的记录不会丢失。",
+    # --- Field app, issue 9 (branch "mobile"): the check-in verdict at the tap, honest times,
+    # drafts and sign-out, the subsidy rule, labels. One block so merges do not conflict. ---
+    "ui.unit.metres": "{n} 米",
+    "ui.unit.km": "{n} 公里",
+    "ui.visit.place.home": "登记住址",
+    "ui.visit.place.school": "学校",
+    "ui.visit.distance": "距{place}约 {distance}",
+    "ui.visit.outside_geofence": "距{place}约 {distance}，超出 {limit} 米的范围，"
+    "记录会被标记为“签到位置超出范围”",
+    "ui.visit.no_place": "{place}没有登记位置，无法核对距离",
+    "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
+    "记录会被标记为“签到位置超出范围”",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"zh-CN": ZH_CN}

@@ -16,10 +16,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mobile.core.check_in import distance_text, judge_check_in
 from mobile.core.devices import LocationResult, LocationStatus
 from mobile.core.models import LocalVisit
 from shared.consent import photographed_children, without_photo_consent
-from shared.domain import VisitKind
+from shared.domain import EvidenceFlag, VisitKind
 from shared.messages import ZH_CN, describe_validation_errors, t
 from shared.policy import DEFAULT_POLICY, PolicyParams
 from shared.protocol import VisitRecord
@@ -165,7 +166,7 @@ def check(
     due = _due_date_errors(record)
     if due:
         return FormCheck(None, due, [])
-    return FormCheck(record, {}, _warnings(form, record, now, policy, clock_skew_s))
+    return FormCheck(record, {}, _warnings(form, record, now, policy, clock_skew_s, subject))
 
 
 def _required(
@@ -258,17 +259,24 @@ def _warnings(
     now: datetime,
     policy: PolicyParams,
     clock_skew_s: float | None,
+    subject: dict[str, Any] | None,
 ) -> list[str]:
     out: list[str] = []
-    if record.check_in is None:
+    check_in = record.check_in.model_dump() if record.check_in else None
+    verdict = judge_check_in(record.kind, check_in, subject, policy)
+    if EvidenceFlag.NO_GPS in verdict.flags:
         status = form.check_in_status or LocationStatus.UNAVAILABLE
         out.append(t("mobile.warn.no_gps", reason=t(f"mobile.location.{status}")))
-    elif record.check_in.accuracy_m > policy.max_accuracy_m:
+    if verdict.low_accuracy:
+        accuracy = round(verdict.accuracy_m or 0)
+        out.append(t("mobile.warn.low_accuracy", accuracy=accuracy, limit=policy.max_accuracy_m))
+    if verdict.outside_geofence and verdict.distance_m is not None:
         out.append(
             t(
-                "mobile.warn.low_accuracy",
-                accuracy=round(record.check_in.accuracy_m),
-                limit=policy.max_accuracy_m,
+                "mobile.warn.outside_geofence",
+                place=verdict.place_name,
+                distance=distance_text(verdict.distance_m),
+                limit=policy.geofence_m,
             )
         )
     minutes = int((record.ended_at - record.started_at).total_seconds() // 60)

@@ -103,6 +103,22 @@ def test_five_kilometre_accuracy_is_allowed_and_warned() -> None:
     assert result.warnings == [t("mobile.warn.low_accuracy", accuracy=5000, limit=100)]
 
 
+def test_a_check_in_far_from_the_registered_home_is_warned_before_saving() -> None:
+    form = filled_home_form()
+    form.check_in = {"lat": 29.70 + 0.334, "lon": 119.10, "accuracy_m": 15.0}
+    result = check(form, now=NOW, subject=HOME)
+    assert result.ok
+    assert result.warnings == [
+        t("mobile.warn.outside_geofence", place="登记住址", distance="37.0 公里", limit=500)
+    ]
+    # The district's geofence decides, not a number on the phone.
+    wide = PolicyParams(geofence_m=50_000)
+    assert check(form, now=NOW, subject=HOME, policy=wide).warnings == []
+    # A home with no registered place cannot be compared: nothing to warn.
+    unplaced = {**HOME, "home_lat": None, "home_lon": None}
+    assert check(form, now=NOW, subject=unplaced).warnings == []
+
+
 def test_short_session_is_warned_that_it_does_not_count() -> None:
     result = check(filled_home_form(minutes=40), now=NOW, subject=HOME)
     assert result.ok

@@ -4,11 +4,13 @@ from typing import Any
 
 import flet as ft
 
+from mobile.core.check_in import CheckInVerdict, distance_text, judge_check_in
 from mobile.core.devices import LocationStatus
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
 from mobile.ui.visit.section import FormContext, Section, frame, value_of
 from shared.messages import t
+from shared.policy import PolicyParams
 
 
 class _CheckSection(Section):
@@ -59,7 +61,6 @@ class _CheckSection(Section):
 
     def clear_errors(self) -> None:
         self.time_field.error = None
-        self.info.color = w.MUTED
 
     def show_error(self, name: str, message: str) -> bool:
         if name != self.field_name:
@@ -91,10 +92,9 @@ class CheckInSection(_CheckSection):
         self.button.visible = not started
         self.time_field.visible = self.info.visible = started
         if started:
-            limit = self.editor.policy.max_accuracy_m
-            self.info.value, self.info.color = _position_text(
-                form.check_in, form.check_in_status, limit
-            )
+            policy = self.editor.policy
+            verdict = judge_check_in(form.kind, form.check_in, self.editor.subject, policy)
+            self.info.value, self.info.color = _position_text(verdict, form.check_in_status, policy)
 
 
 class CheckOutSection(_CheckSection):
@@ -129,11 +129,22 @@ class CheckOutSection(_CheckSection):
             self.info.value = "；".join(parts)
 
 
-def _position_text(position: dict[str, Any] | None, status: str, limit: float) -> tuple[str, Any]:
-    if position:
-        accuracy = round(position["accuracy_m"])
-        if accuracy > limit:
-            return t("ui.visit.poor_position", accuracy=accuracy, limit=round(limit)), w.WARN
-        return t("ui.visit.position", accuracy=accuracy), w.OK
-    status = status or LocationStatus.UNAVAILABLE
-    return t("ui.visit.no_position", reason=t(f"mobile.location.{status}")), w.WARN
+def _position_text(verdict: CheckInVerdict, status: str, policy: PolicyParams) -> tuple[str, Any]:
+    """What the check-in recorded, in the colour of its verdict (any flag: a warning)."""
+    if verdict.accuracy_m is None:
+        status = status or LocationStatus.UNAVAILABLE
+        return t("ui.visit.no_position", reason=t(f"mobile.location.{status}")), w.WARN
+    accuracy = round(verdict.accuracy_m)
+    parts = [
+        t("ui.visit.poor_position", accuracy=accuracy, limit=policy.max_accuracy_m)
+        if verdict.low_accuracy
+        else t("ui.visit.position", accuracy=accuracy)
+    ]
+    place = verdict.place_name
+    if verdict.distance_m is None:
+        parts.append(t("ui.visit.no_place", place=place))
+    else:
+        key = "ui.visit.outside_geofence" if verdict.outside_geofence else "ui.visit.distance"
+        distance = distance_text(verdict.distance_m)
+        parts.append(t(key, place=place, distance=distance, limit=policy.geofence_m))
+    return "；".join(parts), w.WARN if verdict.flagged else w.OK

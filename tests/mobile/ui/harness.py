@@ -279,6 +279,13 @@ class FakeClient(Connection):
     def has_text(self, fragment: str) -> bool:
         return any(fragment in text for text in self.texts())
 
+    def text_node(self, fragment: str) -> Node:
+        """The visible ``Text`` showing ``fragment`` (to read its colour, say)."""
+        for node, _ in self.visible():
+            if node.get("_c") == "Text" and fragment in str(node.get("value") or ""):
+                return node
+        raise UiError(f"no text {fragment!r} on {self.route()}")
+
     def find(self, label: str, *, kind: str | None = None, exact: bool = False) -> list[Node]:
         hits = []
         for node, disabled in self.visible():

@@ -4,6 +4,8 @@ device fakes: check-in and check-out, content, photos, the trip, saving and draf
 from datetime import timedelta
 from pathlib import Path
 
+import flet as ft
+
 from mobile.core.devices import FakeLocation, LocationResult, LocationStatus
 from mobile.core.models import VisitState
 from mobile.core.store import Store
@@ -192,6 +194,35 @@ def test_gps_5_km_accuracy_is_warned_flagged_and_allowed(tmp_path: Path) -> None
     run(scenario())
 
 
+def test_a_check_in_37_km_from_the_childs_home_warns_at_once(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = store_for(tmp_path)
+        clock = Clock()
+        far = FakeLocation.at(29.70 + 0.334, 119.10, 15.0)  # 37 km north of ST1's home
+        async with field_app(store, clock=clock, location=far, photos=[jpeg()]) as (ui, app):
+            await begin_home_visit(ui)
+            await ui.click(START)
+            where = "距登记住址约 37.0 公里，超出 500 米的范围，记录会被标记为“签到位置超出范围”"
+            assert ui.has_text("定位精度约 15 米") and ui.has_text(where)
+            assert ui.text_node(where)["color"] == ft.Colors.ORANGE_900.value  # not green
+            await ui.type("教学内容", "认识颜色")
+            await ui.click("拍照")
+            clock.advance(70)
+            await ui.click(END)
+            await ui.click(SAVE)  # and the save says it again, among its warnings
+            assert ui.has_text("签到位置距登记住址约 37.0 公里，超出 500 米的范围")
+        store.close()
+        near = store_for(tmp_path / "near")
+        async with field_app(near) as (ui, app):
+            await begin_home_visit(ui)
+            await ui.click(START)
+            assert ui.has_text("定位精度约 12 米；距登记住址约 0 米")
+            assert ui.text_node("距登记住址约 0 米")["color"] == ft.Colors.GREEN_800.value
+        near.close()
+
+    run(scenario())
+
+
 def test_denied_gps_is_marked_and_allowed(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = store_for(tmp_path)
@@ -254,7 +285,11 @@ def test_an_itinerant_visit_with_recommendations(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = store_for(tmp_path, ITINERANT)
         clock = Clock()
-        async with field_app(store, clock=clock, photos=[jpeg()]) as (ui, app):
+        at_school = FakeLocation.at(29.61, 119.04, 12.0)  # SC1
+        async with field_app(store, clock=clock, location=at_school, photos=[jpeg()]) as (
+            ui,
+            app,
+        ):
             await ui.click("开始巡回指导：学校SC1")
             visit_id = ui.route().removeprefix("/visit/")
             await ui.click(START)
