@@ -487,6 +487,8 @@ ZH_CN: dict[str, str] = {
     "ui.visit.outside_geofence": "距{place}约 {distance}，超出 {limit} 米的范围，"
     "记录会被标记为“签到位置超出范围”",
     "ui.visit.no_place": "{place}没有登记位置，无法核对距离",
+    "ui.visit.corrected_in": "已修改，签到时刻 {time}",
+    "ui.visit.corrected_out": "已修改，签退时刻 {time}",
     "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
     "记录会被标记为“签到位置超出范围”",
 }

@@ -136,12 +136,13 @@ class VisitEditor:
                 snapshot,
             )
 
-    async def start(self, where: LocationResult) -> None:
-        self.form.start(self.clock(), where)
+    async def start(self, where: LocationResult, *, tapped: datetime | None = None) -> None:
+        """开始 at ``tapped`` (the device's instant at the tap, before the wait for a fix)."""
+        self.form.start(tapped or self.clock(), where)
         await self.persist()
 
-    async def finish(self, where: LocationResult) -> None:
-        self.form.finish(self.clock(), where)
+    async def finish(self, where: LocationResult, *, tapped: datetime | None = None) -> None:
+        self.form.finish(tapped or self.clock(), where)
         await self.persist()
 
     async def set_value(self, name: str, value: Any) -> None:

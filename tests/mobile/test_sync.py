@@ -165,6 +165,36 @@ def test_offline_day_reaches_the_server_exactly_once(
     assert len(server_visits(factory, username)) == 1
 
 
+def test_tap_instants_and_a_corrected_time_reach_the_server_and_come_back(
+    world: World, factory: Factory, server: LiveServer, tmp_path: Path
+) -> None:
+    client = signed_in(tmp_path / "phone", server.url, world.teacher)
+    store = client.store
+    tapped = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=4)
+    here = asyncio.run(FakeLocation.at(30.30, 120.10, 15).locate())
+    form = VisitForm.new("home_teaching", world.student)
+    form.start(tapped, here)
+    form.finish(tapped + timedelta(minutes=70), here)
+    form.started_at = (tapped - timedelta(minutes=90)).isoformat()  # the teacher corrects it
+    form.content = "认识颜色"
+    result = check(form, now=tapped + timedelta(hours=1), subject=store.student(world.student))
+    assert result.record is not None
+    store.visit_repo.save_visit(result.record)
+    (op,) = store.outbox.ops()
+    assert datetime.fromisoformat(op.body["check_in"]["at"]) == tapped  # what the outbox sends
+    assert client.sync().ok
+    (stored,) = server_visits(factory, world.teacher)
+    assert datetime.fromisoformat(stored.record["check_in"]["at"]) == tapped
+    assert datetime.fromisoformat(stored.record["started_at"]) == tapped - timedelta(minutes=90)
+    # Another phone of the same teacher pulls the visit: the correction is still visible.
+    other = signed_in(tmp_path / "other", server.url, world.teacher)
+    pulled = other.store.visit(str(result.record.id))
+    assert pulled is not None
+    again = VisitForm.from_visit(pulled)
+    assert datetime.fromisoformat(again.corrected("started_at") or "") == tapped
+    assert again.corrected("ended_at") is None
+
+
 def test_lost_push_response_still_gives_one_visit(
     world: World, factory: Factory, server: LiveServer, tmp_path: Path
 ) -> None:

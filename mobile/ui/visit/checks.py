@@ -1,11 +1,12 @@
 """签到 and 签退: a tap takes the time and the position; the time may be corrected by typing."""
 
+from datetime import datetime
 from typing import Any
 
 import flet as ft
 
 from mobile.core.check_in import CheckInVerdict, distance_text, judge_check_in
-from mobile.core.devices import LocationStatus
+from mobile.core.devices import LocationResult, LocationStatus
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
 from mobile.ui.visit.section import FormContext, Section, frame, value_of
@@ -18,11 +19,13 @@ class _CheckSection(Section):
 
     field_name: str  # the form's time field: started_at | ended_at
     title_key: str
+    corrected_key: str  # 已修改，签到时刻 06:06
 
     def __init__(self, ctx: FormContext, button: ft.Control) -> None:
         super().__init__(ctx)
         self.button = button
         self.info = w.note("")
+        self.corrected = w.note("", w.WARN, visible=False)
         self.time_field = w.field(
             t(f"mobile.field.{self.field_name}"),
             fmt.input_text(getattr(self.editor.form, self.field_name)),
@@ -31,22 +34,32 @@ class _CheckSection(Section):
         )
 
     def frame(self) -> ft.Control:
-        return frame(t(self.title_key), self.button, self.info, self.time_field)
+        return frame(t(self.title_key), self.button, self.info, self.time_field, self.corrected)
 
     async def _tap(self) -> None:
+        tapped = self.app.clock()  # the instant of the tap, not of the fix seconds later
         self.button.disabled = True
         self.info.value, self.info.color, self.info.visible = t("ui.visit.locating"), w.MUTED, True
         self.app.flush()  # "正在定位…" shows during the wait for a fix
         where = await self.app.devices.location.locate()
-        await self._record(where)
+        await self._record(where, tapped)
         self.button.disabled = False
         self.time_field.value = fmt.input_text(getattr(self.editor.form, self.field_name))
         self.time_field.error = None
         self.ctx.bad_inputs.discard(self.field_name)
         await self.ctx.changed()
 
-    async def _record(self, where: Any) -> None:
+    async def _record(self, where: LocationResult, tapped: datetime) -> None:
         raise NotImplementedError
+
+    def derive(self) -> None:
+        """The note under a corrected time: the tap's own instant stays on record."""
+        form = self.editor.form
+        tapped = form.corrected(self.field_name)
+        self.corrected.visible = tapped is not None and self.time_field.visible
+        if tapped is not None:
+            when = fmt.time_beside(tapped, getattr(form, self.field_name))
+            self.corrected.value = t(self.corrected_key, time=when)
 
     async def _time_changed(self, e: ft.Event[ft.TextField]) -> None:
         moment = fmt.parse_input(value_of(e))
@@ -72,6 +85,7 @@ class _CheckSection(Section):
 class CheckInSection(_CheckSection):
     field_name = "started_at"
     title_key = "ui.visit.check_in"
+    corrected_key = "ui.visit.corrected_in"
 
     def __init__(self, ctx: FormContext) -> None:
         button = w.button(
@@ -83,8 +97,8 @@ class CheckInSection(_CheckSection):
         )
         super().__init__(ctx, button)
 
-    async def _record(self, where: Any) -> None:
-        await self.editor.start(where)
+    async def _record(self, where: LocationResult, tapped: datetime) -> None:
+        await self.editor.start(where, tapped=tapped)
 
     def derive(self) -> None:
         form = self.editor.form
@@ -95,11 +109,13 @@ class CheckInSection(_CheckSection):
             policy = self.editor.policy
             verdict = judge_check_in(form.kind, form.check_in, self.editor.subject, policy)
             self.info.value, self.info.color = _position_text(verdict, form.check_in_status, policy)
+        super().derive()
 
 
 class CheckOutSection(_CheckSection):
     field_name = "ended_at"
     title_key = "ui.visit.check_out"
+    corrected_key = "ui.visit.corrected_out"
 
     def __init__(self, ctx: FormContext) -> None:
         button = w.button(
@@ -111,8 +127,8 @@ class CheckOutSection(_CheckSection):
         )
         super().__init__(ctx, button)
 
-    async def _record(self, where: Any) -> None:
-        await self.editor.finish(where)
+    async def _record(self, where: LocationResult, tapped: datetime) -> None:
+        await self.editor.finish(where, tapped=tapped)
 
     def derive(self) -> None:
         form = self.editor.form
@@ -127,6 +143,7 @@ class CheckOutSection(_CheckSection):
                 status = form.check_out_status or LocationStatus.UNAVAILABLE
                 parts.append(t("ui.visit.no_position_out", reason=t(f"mobile.location.{status}")))
             self.info.value = "；".join(parts)
+        super().derive()
 
 
 def _position_text(verdict: CheckInVerdict, status: str, policy: PolicyParams) -> tuple[str, Any]:

@@ -1,7 +1,7 @@
 """The visit form (``mobile.ui.visit``), in-process, with the server unreachable and the core's
 device fakes: check-in and check-out, content, photos, the trip, saving and drafts."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import flet as ft
@@ -11,6 +11,7 @@ from mobile.core.models import VisitState
 from mobile.core.store import Store
 from mobile.core.visit_form import VisitForm
 from shared.messages import t
+from shared.terms import SHANGHAI
 from tests.mobile.helpers import ITINERANT
 from tests.mobile.ui.appkit import (
     END,
@@ -219,6 +220,53 @@ def test_a_check_in_37_km_from_the_childs_home_warns_at_once(tmp_path: Path) -> 
             assert ui.has_text("定位精度约 12 米；距登记住址约 0 米")
             assert ui.text_node("距登记住址约 0 米")["color"] == ft.Colors.GREEN_800.value
         near.close()
+
+    run(scenario())
+
+
+class SlowFix:
+    """GPS that takes a minute of the test's clock to answer, as indoors."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock, self.inner = clock, FakeLocation.at(29.70, 119.10, 12.0)
+
+    async def locate(self) -> LocationResult:
+        self.clock.advance(1)
+        return await self.inner.locate()
+
+
+def test_a_corrected_time_keeps_the_tap_through_save_and_restart(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = store_for(tmp_path)
+        clock = Clock(datetime(2025, 11, 12, 6, 6, tzinfo=SHANGHAI))
+        async with field_app(store, clock=clock, location=SlowFix(clock)) as (ui, app):
+            visit_id = await begin_home_visit(ui)
+            await ui.click(START)
+            assert ui.value("开始时间") == "2025-11-12 06:06"  # the tap, not the fix a minute on
+            assert not ui.has_text("已修改")
+            await ui.type("开始时间", "2025-11-12 04:30")
+            assert ui.has_text("已修改，签到时刻 06:06")
+            await ui.type("教学内容", "认识颜色")
+            clock.advance(60)
+            await ui.click(END)
+            assert ui.has_text("时长 157 分钟") and not ui.has_text("已修改，签退时刻")
+            await ui.click(SAVE)
+            await ui.click(t("ui.visit.save_anyway"))  # no photo
+            record = store.visit(visit_id).record
+            assert record["started_at"].startswith("2025-11-12T04:30")
+            assert datetime.fromisoformat(record["check_in"]["at"]) == datetime(
+                2025, 11, 12, 6, 6, tzinfo=SHANGHAI
+            )
+        # The app killed and started again: the record and its edit still show the correction.
+        reopened = Store(tmp_path)
+        async with field_app(reopened, clock=clock, route=f"/record/{visit_id}") as (ui, app):
+            assert ui.has_text("已修改，签到时刻 06:06")
+            await ui.click("修改记录")
+            assert ui.has_text("已修改，签到时刻 06:06")
+            await ui.type("开始时间", "2025-11-12 06:06")  # put back: no correction any more
+            assert not ui.has_text("已修改")
+        reopened.close()
+        store.close()
 
     run(scenario())
 
