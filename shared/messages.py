@@ -489,6 +489,10 @@ ZH_CN: dict[str, str] = {
     "ui.visit.no_place": "{place}没有登记位置，无法核对距离",
     "ui.visit.corrected_in": "已修改，签到时刻 {time}",
     "ui.visit.corrected_out": "已修改，签退时刻 {time}",
+    "ui.signout.unsynced_items": "没有同步的记录：{items}",
+    "ui.signout.drafts": "还有 {count} 份未完成的记录没有保存，退出后将被删除：{items}",
+    "ui.signout.item": "{kind} · {name}（{when}）",
+    "ui.signout.more": "等 {count} 份",
     "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
     "记录会被标记为“签到位置超出范围”",
 }

@@ -21,12 +21,6 @@ from shared.policy import PolicyParams
 from shared.protocol import VisitRecord
 from shared.terms import local_date
 
-# Fields a teacher types into, by kind (the check tells which are required).
-TEXT_FIELDS = {
-    VisitKind.HOME_TEACHING: ("content", "student_response", "guardian_guidance"),
-    VisitKind.ITINERANT: ("findings",),
-}
-
 
 class VisitEditor:
     def __init__(self, store: Store, form: VisitForm, *, clock: Clock, saved: bool) -> None:
@@ -44,6 +38,20 @@ class VisitEditor:
         editor = cls(store, VisitForm.new(kind, subject_id), clock=clock, saved=False)
         await editor.persist()
         return editor
+
+    @classmethod
+    async def start_for(
+        cls, store: Store, kind: VisitKind | str, subject_id: str, *, clock: Clock
+    ) -> "VisitEditor":
+        """开始送教 / 开始指导: the child's (or school's) open draft if there is one, continued,
+        else a new visit. One open draft per child or school: a second tap never starts a
+        second half-recorded visit beside the first."""
+        found = await asyncio.to_thread(open_draft, store, kind, subject_id)
+        if found is not None:
+            editor = cls.load(store, found.id, clock=clock)
+            if editor is not None:
+                return editor
+        return await cls.create(store, kind, subject_id, clock=clock)
 
     @classmethod
     def load(cls, store: Store, visit_id: str, *, clock: Clock) -> "VisitEditor | None":
@@ -110,17 +118,7 @@ class VisitEditor:
 
     def is_blank(self) -> bool:
         """Nothing recorded yet: leaving the screen drops the draft rather than keep clutter."""
-        f = self.form
-        return not (
-            f.started_at
-            or f.ended_at
-            or f.photos
-            or f.iep_goals
-            or f.purposes
-            or f.students_seen
-            or f.recommendations
-            or any(getattr(f, name).strip() for name in TEXT_FIELDS[self.kind])
-        )
+        return self.form.is_blank()
 
     # -- changes ----------------------------------------------------------------------------
 
@@ -205,3 +203,29 @@ class VisitEditor:
     async def discard(self) -> None:
         async with self._lock:
             await asyncio.to_thread(self.store.visit_repo.discard_draft, self.form.id)
+
+
+def open_draft(store: Store, kind: VisitKind | str, subject_id: str) -> LocalVisit | None:
+    """The visit of ``kind`` for ``subject_id`` begun on this phone and never saved (the first,
+    should an older app version have left several)."""
+    drafts = [
+        v
+        for v in store.drafts()
+        if v.state == VisitState.DRAFT and v.kind == kind and v.subject_id == subject_id
+    ]
+    return drafts[0] if drafts else None
+
+
+def discard_blank_drafts(store: Store) -> int:
+    """Drop never-saved drafts holding nothing (a form opened and the app killed before
+    anything was entered); how many. A form still open elsewhere writes its draft again on its
+    next change."""
+    blank = [
+        v.id
+        for v in store.drafts()
+        if v.state == VisitState.DRAFT and v.draft is not None
+        if VisitForm.from_dict(v.draft).is_blank()
+    ]
+    for visit_id in blank:
+        store.visit_repo.discard_draft(visit_id)
+    return len(blank)

@@ -27,6 +27,12 @@ from shared.policy import DEFAULT_POLICY, PolicyParams
 from shared.protocol import VisitRecord
 from shared.terms import local_date, time_in_window
 
+# Fields a teacher types into, by kind (the check tells which are required).
+TEXT_FIELDS = {
+    VisitKind.HOME_TEACHING: ("content", "student_response", "guardian_guidance"),
+    VisitKind.ITINERANT: ("findings",),
+}
+
 
 @dataclass
 class VisitForm:
@@ -99,6 +105,20 @@ class VisitForm:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def is_blank(self) -> bool:
+        """Nothing recorded yet: such a draft is dropped rather than kept as clutter."""
+        texts = TEXT_FIELDS[VisitKind(self.kind)]
+        return not (
+            self.started_at
+            or self.ended_at
+            or self.photos
+            or self.iep_goals
+            or self.purposes
+            or self.students_seen
+            or self.recommendations
+            or any(getattr(self, name).strip() for name in texts)
+        )
 
     def start(self, at: datetime, where: LocationResult) -> None:
         """开始: ``at`` is the device's instant at the tap; the position (or why there is none)."""

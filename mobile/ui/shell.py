@@ -19,6 +19,7 @@ from typing import Protocol
 
 import flet as ft
 
+from mobile.core.editor import discard_blank_drafts
 from mobile.core.revoke import Revoker
 from mobile.core.store import Store
 from mobile.core.sync import SyncReport
@@ -117,6 +118,7 @@ class FieldApp:
         self.page.on_close = self._closed
         sessions_on(self.store).add(self)
         await self.state.resume()
+        await asyncio.to_thread(discard_blank_drafts, self.store)  # left by a killed app
         self.runner.start()
         self.revoker.start()  # a sign-out whose revocation has not reached the server yet
         await self.show(self.page.route or "/")

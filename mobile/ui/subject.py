@@ -31,7 +31,7 @@ class _SubjectScreen(BaseScreen):
         )
 
     async def _start(self) -> None:
-        editor = await VisitEditor.create(
+        editor = await VisitEditor.start_for(
             self.app.store, self.kind, self.subject_id, clock=self.app.clock
         )
         await self.app.go(f"/visit/{editor.form.id}")

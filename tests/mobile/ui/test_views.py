@@ -151,6 +151,7 @@ def test_sign_out_warns_about_unsynced_records_and_wipes_the_phone(tmp_path: Pat
         async with field_app(store, secrets=secrets) as (ui, app):
             await ui.click("退出登录")
             assert ui.has_text("还有 1 条记录、0 张照片没有同步")
+            assert ui.has_text("没有同步的记录：送教上门 · 张小明（")
             await ui.click(t("ui.action.cancel"))
             assert store.visits()
             await ui.click("退出登录")
@@ -162,6 +163,29 @@ def test_sign_out_warns_about_unsynced_records_and_wipes_the_phone(tmp_path: Pat
             assert await revoke.queued(secrets) == [Revocation(NOWHERE, "a-token")]
             assert not app.state.signed_in and not app.runner.active
             assert ui.value("服务器地址")  # the device keeps its server address
+        store.close()
+
+    run(scenario())
+
+
+def test_sign_out_names_the_drafts_it_would_delete(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = store_for(tmp_path)
+        async with field_app(store) as (ui, app):
+            await begin_home_visit(ui)  # opened and left blank: nothing to lose
+            await ui.back()
+            await ui.click("退出登录")
+            assert not ui.has_text("没有同步") and not ui.has_text("未完成的记录没有保存")
+            await ui.click(t("ui.action.cancel"))
+            await begin_home_visit(ui)
+            await ui.type("教学内容", "认识颜色")
+            await ui.back()
+            await ui.click("退出登录")
+            assert ui.has_text(
+                "还有 1 份未完成的记录没有保存，退出后将被删除：送教上门 · 张小明（未开始）"
+            )
+            await ui.click(t("ui.action.cancel"))
+            assert store.drafts()
         store.close()
 
     run(scenario())

@@ -329,6 +329,26 @@ def test_a_visit_left_untouched_leaves_no_draft(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_starting_a_child_with_a_draft_continues_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = store_for(tmp_path)
+        async with field_app(store) as (ui, app):
+            visit_id = await begin_home_visit(ui)
+            await ui.type("教学内容", "认识颜色：红")
+            await ui.back()
+            assert ui.has_text("未完成的记录")
+            assert await begin_home_visit(ui) == visit_id  # 开始送教 again: the same visit
+            assert ui.value("教学内容 *") == "认识颜色：红"
+            await ui.back()
+            await ui.click("详情：张小明")
+            await ui.click("开始送教：张小明")  # from the child's page too
+            assert ui.route() == f"/visit/{visit_id}"
+            assert len(store.drafts()) == 1
+        store.close()
+
+    run(scenario())
+
+
 def test_an_itinerant_visit_with_recommendations(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = store_for(tmp_path, ITINERANT)
