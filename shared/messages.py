@@ -493,6 +493,11 @@ ZH_CN: dict[str, str] = {
     "ui.signout.drafts": "还有 {count} 份未完成的记录没有保存，退出后将被删除：{items}",
     "ui.signout.item": "{kind} · {name}（{when}）",
     "ui.signout.more": "等 {count} 份",
+    "ui.visit.rule_per_km": "计算：往返 {km} 公里 × 路程系数 {factor} × 每公里 {rate} = {money}",
+    "ui.visit.rule_flat": "计算：每次定额 {money}，与路程远近无关",
+    "ui.visit.rule_shared": "同行 {party} 人共用这次行程，只补贴一次，平分后本人 {money}",
+    "ui.visit.rule_shared_each": "同行 {party} 人，每人各得全额",
+    "ui.visit.rule_cap": "每月上限 {cap}：本月合计超出的部分不补贴",
     "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
     "记录会被标记为“签到位置超出范围”",
 }

@@ -8,6 +8,8 @@ from mobile.ui import widgets as w
 from mobile.ui.visit.section import FormContext, Section, frame, selected
 from shared.domain import TravelMode
 from shared.messages import t
+from shared.policy import SubsidyMode
+from shared.travel import SubsidyTerms
 
 
 class TripSection(Section):
@@ -30,6 +32,7 @@ class TripSection(Section):
         )
         self.destination_line = w.note("")
         self.trip_line = w.text("")
+        self.rule_lines = ft.Column(spacing=2)
 
     def frame(self) -> ft.Control:
         return frame(
@@ -40,6 +43,7 @@ class TripSection(Section):
             ft.Row([self.origin_here, self.origin_reset], wrap=True),
             self.destination_line,
             self.trip_line,
+            self.rule_lines,
         )
 
     def derive(self) -> None:
@@ -77,6 +81,8 @@ class TripSection(Section):
                 km=fmt.km(preview.distance_m),
                 money=fmt.money(preview.subsidy_fen),
             )
+        terms = preview.terms if claim else None
+        self.rule_lines.controls = [w.note(line) for line in rule_lines(terms)] if terms else []
 
     def _mode(self, mode: str) -> w.Action:
         async def handler() -> None:
@@ -101,3 +107,28 @@ class TripSection(Section):
     async def _origin_reset(self) -> None:
         await self.editor.set_origin(None)
         await self.ctx.changed()
+
+
+def rule_lines(terms: SubsidyTerms) -> list[str]:
+    """The rule ``shared.travel.subsidy_terms`` applied, in the words of the policy."""
+    if terms.mode == SubsidyMode.PER_KM:
+        lines = [
+            t(
+                "ui.visit.rule_per_km",
+                km=f"{terms.trip_m / 1000:.2f}",
+                factor=f"{terms.road_factor.normalize():f}",
+                rate=fmt.money(terms.fen_per_km),
+                money=fmt.money(terms.trip_fen),
+            )
+        ]
+    else:
+        lines = [t("ui.visit.rule_flat", money=fmt.money(terms.flat_fen_per_visit))]
+    if terms.party > 1 and terms.paid_each:
+        lines.append(t("ui.visit.rule_shared_each", party=terms.party))
+    elif terms.party > 1:
+        lines.append(
+            t("ui.visit.rule_shared", party=terms.party, money=fmt.money(terms.amount_fen))
+        )
+    if terms.monthly_cap_fen is not None:
+        lines.append(t("ui.visit.rule_cap", cap=fmt.money(terms.monthly_cap_fen)))
+    return lines

@@ -12,9 +12,10 @@ from mobile.core.store import Store
 from mobile.core.visit_form import VisitForm
 from shared.messages import t
 from shared.terms import SHANGHAI
-from tests.mobile.helpers import ITINERANT
+from tests.mobile.helpers import ITINERANT, seeded
 from tests.mobile.ui.appkit import (
     END,
+    NOWHERE,
     SAVE,
     START,
     Clock,
@@ -345,6 +346,34 @@ def test_starting_a_child_with_a_draft_continues_it(tmp_path: Path) -> None:
             assert ui.route() == f"/visit/{visit_id}"
             assert len(store.drafts()) == 1
         store.close()
+
+    run(scenario())
+
+
+def test_the_subsidy_line_shows_the_rule_it_applied(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        per_km = {
+            "subsidy_mode": "per_km",
+            "fen_per_km": 80,
+            "road_factor": "1.3",
+            "monthly_cap_fen": 30_000,
+        }
+        store = seeded(tmp_path, **per_km)
+        store.set_server_url(NOWHERE)
+        async with field_app(store) as (ui, app):
+            await begin_home_visit(ui)
+            await ui.click(START)  # base school to ST1's home: 29.44 km there and back
+            assert ui.has_text("往返 29.4 公里，本次补贴 30.61 元")
+            assert ui.has_text("计算：往返 29.44 公里 × 路程系数 1.3 × 每公里 0.80 元 = 30.61 元")
+            assert ui.has_text("每月上限 300.00 元：本月合计超出的部分不补贴")
+            await ui.click("申报交通补贴")
+            assert ui.has_text("不申报交通补贴") and not ui.has_text("计算：")
+        store.close()
+        flat = store_for(tmp_path / "flat")
+        async with field_app(flat) as (ui, app):
+            await begin_home_visit(ui)
+            assert ui.has_text("计算：每次定额 120.00 元，与路程远近无关")
+        flat.close()
 
     run(scenario())
 
