@@ -221,7 +221,7 @@ def _required(
         errors["subject"] = t("mobile.form.unknown_subject")
     if not form.started_at:
         errors["started_at"] = t("mobile.form.not_checked_in")
-    if not form.ended_at:
+    elif not form.ended_at:  # 结束 shows only after 开始: ask for it only then
         errors["ended_at"] = t("mobile.form.not_checked_out")
     needed = ["content"] if form.kind == VisitKind.HOME_TEACHING else ["purposes", "findings"]
     if form.photos and without_consent(form, student):
