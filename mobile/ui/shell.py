@@ -25,6 +25,7 @@ from mobile.core.store import Store
 from mobile.core.sync import SyncReport
 from mobile.ui import widgets as w
 from mobile.ui.devices import Devices
+from mobile.ui.locale import apply_locale
 from mobile.ui.state import AppState, Clock, SyncRunner, china_now
 from shared.messages import t
 
@@ -113,6 +114,7 @@ class FieldApp:
 
     async def start(self) -> None:
         w.apply_theme(self.page)
+        apply_locale(self.page)
         self.page.on_route_change = self._route_changed
         self.page.on_view_pop = self._view_popped
         self.page.on_close = self._closed
