@@ -379,9 +379,7 @@ ZH_CN: dict[str, str] = {
     "ui.visit.check_in": "签到",
     "ui.visit.check_out": "签退",
     "ui.visit.start": "开始",
-    "ui.visit.start_tip": "开始：记录签到时间和位置",
     "ui.visit.end": "结束",
-    "ui.visit.end_tip": "结束：记录签退时间和位置",
     "ui.visit.locating": "正在定位…",
     "ui.visit.position": "定位精度约 {accuracy} 米",
     "ui.visit.poor_position": "定位精度约 {accuracy} 米，超过 {limit} 米，记录会被标记",
@@ -498,6 +496,7 @@ ZH_CN: dict[str, str] = {
     "ui.visit.rule_shared": "同行 {party} 人共用这次行程，只补贴一次，平分后本人 {money}",
     "ui.visit.rule_shared_each": "同行 {party} 人，每人各得全额",
     "ui.visit.rule_cap": "每月上限 {cap}：本月合计超出的部分不补贴",
+    "ui.loading": "正在打开送教通…",
     "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
     "记录会被标记为“签到位置超出范围”",
 }

@@ -46,7 +46,12 @@ class HomeScreen(BaseScreen):
     def on_sync(self, report: SyncReport | None) -> None:
         self.badge.refresh()
         self.panel.refresh()
-        if report is not None:
+        # Rebuild the cards only when the round changed what they show: a rebuild replaces
+        # every button, and a tap that lands at that moment (a failed round ending, offline
+        # every few minutes) would reach a button no longer there and be lost.
+        if report is not None and (
+            report.pulled or report.synced or report.conflicts or report.rejected
+        ):
             self.refresh()
 
     def refresh(self) -> None:
@@ -145,14 +150,14 @@ class HomeScreen(BaseScreen):
                         self._start(VisitKind.HOME_TEACHING, student["id"]),
                         icon=ft.Icons.PLAY_ARROW,
                         expand=True,
-                        tooltip=t("ui.action.start_home", name=name),
+                        name=t("ui.action.start_home", name=name),
                         ident=f"start-{student['id']}",
                     ),
                     w.button(
                         t("ui.action.details_short"),
                         self._open(f"/child/{student['id']}"),
                         filled=False,
-                        tooltip=t("ui.action.details", name=name),
+                        name=t("ui.action.details", name=name),
                     ),
                 ]
             )
@@ -174,14 +179,14 @@ class HomeScreen(BaseScreen):
                         self._start(VisitKind.ITINERANT, school["id"]),
                         icon=ft.Icons.PLAY_ARROW,
                         expand=True,
-                        tooltip=t("ui.action.start_itinerant", name=name),
+                        name=t("ui.action.start_itinerant", name=name),
                         ident=f"start-{school['id']}",
                     ),
                     w.button(
                         t("ui.action.details_short"),
                         self._open(f"/school/{school['id']}"),
                         filled=False,
-                        tooltip=t("ui.action.details", name=name),
+                        name=t("ui.action.details", name=name),
                     ),
                 ]
             ),

@@ -92,7 +92,6 @@ class CheckInSection(_CheckSection):
             t("ui.visit.start"),
             self._tap,
             icon=ft.Icons.PLAY_ARROW,
-            tooltip=t("ui.visit.start_tip"),
             ident="check-in",
         )
         super().__init__(ctx, button)
@@ -122,7 +121,6 @@ class CheckOutSection(_CheckSection):
             t("ui.visit.end"),
             self._tap,
             icon=ft.Icons.STOP,
-            tooltip=t("ui.visit.end_tip"),
             ident="check-out",
         )
         super().__init__(ctx, button)

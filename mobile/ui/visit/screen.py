@@ -46,7 +46,6 @@ class VisitScreen(BaseScreen):
             self._save,
             icon=ft.Icons.SAVE,
             expand=True,
-            tooltip=t("ui.visit.save"),
             ident="save-visit",
         )
         discard = "ui.visit.discard_edit" if editor.saved else "ui.visit.discard"

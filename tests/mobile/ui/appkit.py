@@ -24,8 +24,8 @@ from tests.mobile.ui.harness import FakeClient, run_app
 NOWHERE = "http://127.0.0.1:9"  # nothing listens: the server is unreachable
 HOME = (29.70, 119.10)  # ST1's registered home in tests.mobile.helpers
 # The visit form's controls, by their accessible names.
-START = "开始：记录签到时间和位置"
-END = "结束：记录签退时间和位置"
+START = "开始"
+END = "结束"
 SAVE = "保存记录"
 
 

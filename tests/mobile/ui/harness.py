@@ -376,6 +376,8 @@ def label_of(node: Node) -> str | None:
         value = node.get(key)
         if isinstance(value, str) and value:
             return value
+        if isinstance(value, dict) and isinstance(value.get("semantics_label"), str):
+            return value["semantics_label"]  # what a screen reader says instead of the text
         if isinstance(value, dict) and isinstance(value.get("value"), str):
             return value["value"]
     if node.get("_c") == "Text" and isinstance(node.get("value"), str):
