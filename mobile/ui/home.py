@@ -46,12 +46,14 @@ class HomeScreen(BaseScreen):
     def on_sync(self, report: SyncReport | None) -> None:
         self.badge.refresh()
         self.panel.refresh()
-        # Rebuild the cards only when the round changed what they show: a rebuild replaces
-        # every button, and a tap that lands at that moment (a failed round ending, offline
-        # every few minutes) would reach a button no longer there and be lost.
-        if report is not None and (
-            report.pulled or report.synced or report.conflicts or report.rejected
-        ):
+        # A round that failed and changed nothing (offline, every few minutes) leaves the cards
+        # alone: a rebuild replaces every button, and a tap landing at that moment would reach
+        # a button no longer there and be lost. A round that went through refreshes even when
+        # it pulled nothing: another tab of this browser may have pulled into the shared store.
+        changed = report is not None and (
+            report.ok or report.pulled or report.synced or report.conflicts or report.rejected
+        )
+        if changed:
             self.refresh()
 
     def refresh(self) -> None:
