@@ -31,6 +31,7 @@ from mobile.core.device_stores import (
 )
 from mobile.core.store import Store, data_dir
 from mobile.ui import fonts
+from mobile.ui import widgets as w
 from mobile.ui.devices import flet_devices
 from mobile.ui.shell import FieldApp
 from shared.messages import t
@@ -111,6 +112,12 @@ async def main(page: ft.Page) -> None:
         if app is not None:
             app.network_back()
 
+    # Something Chinese on screen at once: until the first update the web client shows Flet's
+    # own boot screen ("Working...", fixed in flet-web), and finding this browser's store may
+    # wait for its storage.
+    w.apply_theme(page)
+    page.add(w.loading(t("ui.loading")))
+    page.update()
     store, client_kw, keep = await device_store(page)
     devices = flet_devices(page, upload_dir=upload_dir() if page.web else None, on_online=online)
     devices.keep = (*devices.keep, *keep)

@@ -383,9 +383,7 @@ ZH_CN: dict[str, str] = {
     "ui.visit.check_in": "签到",
     "ui.visit.check_out": "签退",
     "ui.visit.start": "开始",
-    "ui.visit.start_tip": "开始：记录签到时间和位置",
     "ui.visit.end": "结束",
-    "ui.visit.end_tip": "结束：记录签退时间和位置",
     "ui.visit.locating": "正在定位…",
     "ui.visit.position": "定位精度约 {accuracy} 米",
     "ui.visit.poor_position": "定位精度约 {accuracy} 米，超过 {limit} 米，记录会被标记",
@@ -489,6 +487,30 @@ ZH_CN: dict[str, str] = {
     "fonts.subset_only": "注意：手机端字库尚未生成，只能显示 GB2312 汉字，"
     "姓名中的生僻字（如 玥、喆、堃）会显示为方框。{hint}",
     "fonts.hint": "生成方法：安装 fonts-noto-cjk 后运行 .venv/bin/python -m mobile.fontbuild",
+    # --- Field app, issue 9 (branch "mobile"): the check-in verdict at the tap, honest times,
+    # drafts and sign-out, the subsidy rule, labels. One block so merges do not conflict. ---
+    "ui.unit.metres": "{n} 米",
+    "ui.unit.km": "{n} 公里",
+    "ui.visit.place.home": "登记住址",
+    "ui.visit.place.school": "学校",
+    "ui.visit.distance": "距{place}约 {distance}",
+    "ui.visit.outside_geofence": "距{place}约 {distance}，超出 {limit} 米的范围，"
+    "记录会被标记为“签到位置超出范围”",
+    "ui.visit.no_place": "{place}没有登记位置，无法核对距离",
+    "ui.visit.corrected_in": "已修改，签到时刻 {time}",
+    "ui.visit.corrected_out": "已修改，签退时刻 {time}",
+    "ui.signout.unsynced_items": "没有同步的记录：{items}",
+    "ui.signout.drafts": "还有 {count} 份未完成的记录没有保存，退出后将被删除：{items}",
+    "ui.signout.item": "{kind} · {name}（{when}）",
+    "ui.signout.more": "等 {count} 份",
+    "ui.visit.rule_per_km": "计算：往返 {km} 公里 × 路程系数 {factor} × 每公里 {rate} = {money}",
+    "ui.visit.rule_flat": "计算：每次定额 {money}，与路程远近无关",
+    "ui.visit.rule_shared": "同行 {party} 人共用这次行程，只补贴一次，平分后本人 {money}",
+    "ui.visit.rule_shared_each": "同行 {party} 人，每人各得全额",
+    "ui.visit.rule_cap": "每月上限 {cap}：本月合计超出的部分不补贴",
+    "ui.loading": "正在打开送教通…",
+    "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
+    "记录会被标记为“签到位置超出范围”",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"zh-CN": ZH_CN}
