@@ -263,3 +263,42 @@ class AuditLog(SQLModel, table=True):
     # No foreign key: the log outlives what it names, and a row must never fail to be written.
     device_id: int | None = Field(default=None)
     address: str | None = Field(default=None, max_length=64)
+
+
+class RosterUpload(SQLModel, table=True):
+    """A roster file between its preview and its confirmation (the console's upload).
+
+    Keyed by a random id, bound to the user who uploaded it and gone after ``expires_at``, after
+    the confirmation, or when the user cancels. ``digest`` is the preview's row outcomes
+    (services.roster.dry_run): the confirmation writes only if the file still comes out so.
+    """
+
+    __tablename__ = "roster_upload"
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    filename: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    digest: str = Field(max_length=64)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+    notes: list[str] = _json()
+    created_at: datetime = _dt(now=True)
+    expires_at: datetime = _dt(index=True)
+
+
+class RosterUploadRow(SQLModel, table=True):
+    """One row of a staged upload with the outcome the preview found (paged with SQL)."""
+
+    __tablename__ = "roster_upload_row"
+    __table_args__ = (sa.Index("ix_roster_upload_row_outcome", "upload_id", "outcome", "row"),)
+    upload_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(32),
+            sa.ForeignKey("roster_upload.id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    row: int = Field(primary_key=True)
+    outcome: str = Field(max_length=16)
+    label: str = Field(default="", max_length=200)
+    message: str = Field(default="", max_length=1000)

@@ -511,6 +511,37 @@ ZH_CN: dict[str, str] = {
     "ui.loading": "正在打开送教通…",
     "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
     "记录会被标记为“签到位置超出范围”",
+    # --- coordinator's desk: roster, assignments, users (issue 10, branch desk-roster;
+    # server/console/roster.py, assignments.py, users.py, server/services/roster_uploads.py,
+    # students.py, staff.py, assignments.py) ---
+    "roster.note_gbk": "文件按 GBK/GB18030 编码读取（Excel 的“CSV（逗号分隔）”格式）",
+    "roster_changed": "名册在预览之后被改动过（例如有人同时导入了名册），本文件未导入。"
+    "下面是按现在的名册重新生成的预览，请核对后再确认",
+    "roster.upload_gone": "这份预览不存在或已过期（预览保留 2 小时），请重新上传文件",
+    "roster_desk.no_file": "请选择要上传的 CSV 或 XLSX 文件",
+    "roster_desk.imported": "已导入 {filename}（{kind}）：新增 {added}，更新 {updated}，"
+    "未变 {unchanged}，移除 {removed}，拒绝 {rejected}",
+    "roster_desk.cancelled": "已取消，名册未做任何改动",
+    "roster_desk.deactivated": "已停用学生 {name}（{id}）：不再计入统计，教师手机下次同步时移除",
+    "roster_desk.reactivated": "已恢复学生 {name}（{id}）",
+    "roster_desk.outcome.added": "新增",
+    "roster_desk.outcome.updated": "更新",
+    "roster_desk.outcome.unchanged": "未变",
+    "roster_desk.outcome.removed": "移除",
+    "roster_desk.outcome.rejected": "拒绝",
+    "assignment_refused": "无法分配：{detail}",
+    "assignments.pick_both": "请选择一位教师和一名学生或一所学校",
+    "assignments.assigned": "已把 {target} 分配给 {username}，其手机下次同步时可见",
+    "assignments.unassigned": "已取消 {username} 对 {target} 的分配",
+    "assignments.unchanged": "{username} 与 {target} 的分配没有变化",
+    "staff.bad_username": "用户名须为 1 至 64 个字符，不含空格、“|”或控制字符",
+    "staff.bad_name": "姓名须为 1 至 64 个字符",
+    "staff.bad_role": "只能新建本区县的送教教师或巡回指导教师（协调员账号由市级管理员新建）",
+    "staff.bad_district": "请选择您管理的区县",
+    "staff.bad_school": "所属学校不存在或不在该区县",
+    "staff.enabled": "已恢复账号 {username}",
+    "staff.disabled": "已停用账号 {username}，其所有浏览器和手机上的登录已退出",
+    # --- end of desk-roster block ---
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"zh-CN": ZH_CN}

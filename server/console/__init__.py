@@ -3,7 +3,18 @@
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from server.console import account, auth, devices, exports, pages, reviews, visits
+from server.console import (  # issue 10: the roster desk
+    account,
+    assignments,
+    auth,
+    devices,
+    exports,
+    pages,
+    reviews,
+    roster,
+    users,
+    visits,
+)
 from server.console.web import SESSION_HOURS, STATIC
 
 SESSION_MAX_AGE = SESSION_HOURS * 3600
@@ -15,5 +26,7 @@ def install(app: FastAPI) -> None:
     The session middleware it relies on is added in server.main.
     """
     for module in (auth, account, pages, visits, reviews, exports, devices):
+        app.include_router(module.router)
+    for module in (roster, assignments, users):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
