@@ -3,7 +3,18 @@
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from server.console import account, auth, devices, exports, pages, reviews, visits
+from server.console import (
+    account,
+    audit_pages,
+    auth,
+    devices,
+    exports,
+    pages,
+    policy_pages,
+    reviews,
+    subsidy_pages,
+    visits,
+)
 from server.console.web import SESSION_HOURS, STATIC
 
 SESSION_MAX_AGE = SESSION_HOURS * 3600
@@ -15,5 +26,7 @@ def install(app: FastAPI) -> None:
     The session middleware it relies on is added in server.main.
     """
     for module in (auth, account, pages, visits, reviews, exports, devices):
+        app.include_router(module.router)
+    for module in (subsidy_pages, policy_pages, audit_pages):  # desk-admin
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
