@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, func, select
 
-from server.console import lookup
+from server.console import lookup, policy_form
 from server.console.subsidies import safe_text
 from server.console.web import NO_STORE, ConsoleRoute, Viewer, ViewerDep, _local, render
 from server.deps import SessionDep
@@ -42,6 +42,8 @@ ACTIONS = (
     "password_change", "password_change_failed",
 )  # fmt: skip
 _ACTION = re.compile(r"[a-z_]{1,32}")
+# ``field: old→new`` in a policy_change row (server/services/policies.py)
+_PARAM = re.compile(r"\b(" + "|".join(map(re.escape, policy_form.FIELDS)) + r"): ")
 CSV_COLUMNS = [
     "时间", "操作人", "操作人姓名", "操作", "对象类型", "对象", "区县代码", "设备", "地址", "详情",
 ]  # fmt: skip
@@ -172,6 +174,13 @@ def _record_read(session: Session, viewer: Viewer, f: AuditFilter, action: str, 
     session.commit()
 
 
+def detail_text(row: AuditLog) -> str:
+    """The row's detail as shown: a policy change names its parameters in Chinese."""
+    if row.action != "policy_change":
+        return row.detail
+    return _PARAM.sub(lambda m: policy_form.label(m.group(1)) + "：", row.detail)
+
+
 def action_label(code: str) -> str:
     text = t(f"audit.action.{code}")
     return code if text == f"audit.action.{code}" else text
@@ -229,6 +238,7 @@ def audit_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Resp
         pages=_pages(page, last),
         actions=[(a, action_label(a)) for a in ACTIONS],
         action_label=action_label,
+        detail_text=detail_text,
         entity_label=entity_label,
         districts=lookup.districts_for(session, viewer) if viewer.is_admin else [],
         csv_limit=CSV_LIMIT,
@@ -267,7 +277,7 @@ def audit_csv(request: Request, viewer: ViewerDep, session: SessionDep) -> Respo
                     r.district_code or "",
                     device,
                     r.address or "",
-                    r.detail,
+                    detail_text(r),
                 )
             ]
         )

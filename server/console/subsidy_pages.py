@@ -136,11 +136,12 @@ def approve(request: Request, form: CsrfForm, viewer: ViewerDep, session: Sessio
             request, viewer, session, month, district, status=exc.status, error=exc.message
         )
     session.commit()
+    name = lookup.user_names(session, [teacher]).get(teacher, teacher)
     flash(
         request,
         t(
             "subsidy.approved_ok",
-            teacher=teacher,
+            teacher=name,
             month=label(yyyymm),
             amount=f"{Decimal(approval.amount_fen) / 100:,.2f}",
         ),

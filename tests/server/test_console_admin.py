@@ -384,3 +384,28 @@ def _visit(factory: Factory, visit_id: str) -> Visit:
 def _audit(factory: Factory, actor: str) -> list[AuditLog]:
     with factory.session() as s:
         return list(s.exec(select(AuditLog).where(AuditLog.actor == actor)))
+
+
+@pytest.mark.parametrize("junk", ["", "x" * 5000, "-1", "1e999999999", "<b>", "０１"])
+def test_odd_form_values_get_a_chinese_answer_never_a_500(
+    world: World, coord: Console, admin: Admin, junk: str
+) -> None:
+    coord.get("/subsidies")
+    for path in ("/subsidies/approve", f"/subsidies/{junk or 0}/take-back"):
+        fields = {"month": junk, "district": junk, "teacher": junk, "seen_amount_fen": junk}
+        response = coord.post(path, fields | {"reason": junk})
+        assert response.status_code in (400, 404, 409), (path, response.status_code)
+        assert "text/html" in response.headers["content-type"]
+        assert coord.post(path, fields, csrf=False).status_code == 403
+    admin.get("/policies")
+    fields = {name: junk for name in ("district", "effective_from", "service_min_minutes")}
+    for path in ("/policies/preview", "/policies/save"):
+        response = admin.post(path, fields)
+        assert response.status_code in (400, 404, 409), (path, response.status_code)
+        assert admin.post(path, fields, csrf=False).status_code == 403
+    preview = admin.post(
+        "/policies/preview", {"district": world.district, "effective_from": "2025-11-03"}
+    )
+    assert preview.status_code == 400 and "政策参数不正确" in preview.text
+    for params in ({"child": junk}, {"person": junk}, {"page": junk}, {"district": junk}):
+        assert coord.get("/audit", params=params).status_code in (200, 400, 404), params
