@@ -487,6 +487,7 @@ ZH_CN: dict[str, str] = {
     "subsidy.already_approved": "该教师本月补助已审批；如需修改，请先撤回原审批",
     "subsidy.figures_changed": "您打开页面后该教师本月的访问有变化，请核对最新金额后再审批",
     "subsidy.already_revoked": "该审批已撤回",
+    "subsidy.nothing_approved": "该教师本月还没有审核通过的访问，请先审核访问记录再审批补助",
     "subsidy.reason_required": "撤回审批时必须填写理由",
     "subsidy.reason_too_long": "理由不能超过 {limit} 字",
     "subsidy.approved_ok": "已审批 {teacher} {month} 的交通补助 {amount} 元",

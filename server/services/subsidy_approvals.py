@@ -13,8 +13,9 @@ approval and taking back leaves an audit row in the same transaction. Callers co
 
 Errors (``ApiError``): 403 ``subsidy.admin_read_only``; 404 ``not_found`` (another district, no
 such teacher-month, no such approval); 409 ``subsidy.already_approved`` /
-``subsidy.figures_changed`` / ``subsidy.already_revoked``; 400 ``subsidy.reason_required`` /
-``subsidy.reason_too_long``.
+``subsidy.figures_changed`` / ``subsidy.already_revoked`` / ``subsidy.nothing_approved`` (no
+visit of the month approved in review yet: there is nothing to pay); 400
+``subsidy.reason_required`` / ``subsidy.reason_too_long``.
 """
 
 from dataclasses import dataclass
@@ -119,6 +120,8 @@ def approve(
     (row,) = current
     if _live(session, teacher, month) is not None:
         raise ApiError(409, "subsidy.already_approved")
+    if row["approved_visits"] == 0:
+        raise ApiError(409, "subsidy.nothing_approved")
     if seen_amount_fen is not None and seen_amount_fen != row["approved_fen"]:
         raise ApiError(409, "subsidy.figures_changed")
     approval = SubsidyApproval(

@@ -161,7 +161,14 @@ def test_an_approval_of_changed_figures_or_twice_is_refused(
     record = _push(world, start=DAY + timedelta(days=5))
     month = _month(record)
     page = coord.get("/subsidies", params={"month": month})
-    form = _approve_form(page.text, world.teacher) | {"month": month, "district": world.district}
+    assert "尚无审核通过的访问" in page.text  # nothing reviewed yet: nothing to approve
+    form = {"teacher": world.teacher, "month": month, "district": world.district}
+    nothing = coord.post("/subsidies/approve", form)
+    assert nothing.status_code == 409 and t("subsidy.nothing_approved") in nothing.text
+    coord.get(f"/visits/{record['id']}")
+    assert coord.post(f"/visits/{record['id']}/review", {"decision": "approved"}).ok
+    page = coord.get("/subsidies", params={"month": month})
+    form |= _approve_form(page.text, world.teacher)
     assert coord.post("/subsidies/approve", form, csrf=False).status_code == 403
     stale = coord.post("/subsidies/approve", form | {"seen_amount_fen": "1"})
     assert stale.status_code == 409 and t("subsidy.figures_changed") in stale.text
