@@ -252,6 +252,8 @@ class AuditLog(SQLModel, table=True):
     ``address`` the client address the request came from."""
 
     __tablename__ = "audit_log"
+    # The console's audit page lists one district's rows newest first (migration 0006).
+    __table_args__ = (sa.Index("ix_audit_log_district_at", "district_code", "at"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _dt(index=True, now=True)
     actor: str = Field(index=True, max_length=64)
@@ -302,3 +304,43 @@ class RosterUploadRow(SQLModel, table=True):
     outcome: str = Field(max_length=16)
     label: str = Field(default="", max_length=200)
     message: str = Field(default="", max_length=1000)
+
+
+# -- subsidy approvals (issue 10, the coordinator's desk: /subsidies) ---------------------------
+
+
+class SubsidyApproval(SQLModel, table=True):
+    """A coordinator's approval of one teacher's travel subsidy for one month, with the figures
+    it approved (so a later change of that month's visits shows as stale instead of moving the
+    approved amount). Taken back by setting ``revoked_*``; rows are never deleted, so the
+    history of a month's approvals stays. At most one live (not taken back) row per teacher
+    and month: a partial unique index (migration 0006) refuses a second one."""
+
+    __tablename__ = "subsidy_approval"
+    __table_args__ = (
+        sa.Index(
+            "ux_subsidy_approval_live",
+            "teacher",
+            "month",
+            unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        ),
+        sa.Index("ix_subsidy_approval_district_month", "district_code", "month"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    district_code: str = Field(max_length=6)
+    teacher: str = Field(max_length=64)
+    month: int  # YYYYMM in Asia/Shanghai
+    visits: int
+    approved_visits: int
+    distance_m: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    claimed_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    cap_fen: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    payable_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    amount_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    approved_by: str = Field(max_length=64)
+    approved_at: datetime = _dt()
+    revoked_by: str | None = Field(default=None, max_length=64)
+    revoked_at: datetime | None = _dt(nullable=True)
+    revoke_reason: str = Field(default="", max_length=500)

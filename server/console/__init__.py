@@ -3,15 +3,18 @@
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from server.console import (  # issue 10: the roster desk
+from server.console import (
     account,
     assignments,
+    audit_pages,
     auth,
     devices,
     exports,
     pages,
+    policy_pages,
     reviews,
     roster,
+    subsidy_pages,
     users,
     visits,
 )
@@ -27,6 +30,7 @@ def install(app: FastAPI) -> None:
     """
     for module in (auth, account, pages, visits, reviews, exports, devices):
         app.include_router(module.router)
-    for module in (roster, assignments, users):
+    # The desk (issue 10): roster, assignments, staff; subsidies, policy, audit.
+    for module in (roster, assignments, users, subsidy_pages, policy_pages, audit_pages):
         app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

@@ -5,7 +5,7 @@ and each row's outcome wait here, bound to the user and expiring, until they con
 or the time runs out.
 
 Revision ID: 0007_roster_upload
-Revises: 0005
+Revises: 0006_subsidy_approval
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_roster_upload"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006_subsidy_approval"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
