@@ -10,9 +10,10 @@ from sqlmodel import col, select
 from server.console.csrf import CsrfForm
 from server.console.web import ConsoleRoute, Viewer, ViewerDep, flash, render
 from server.deps import SessionDep
-from server.errors import ApiError
+from server.errors import ApiError, status_of
 from server.models import District
 from server.services import assignments
+from server.services.errors import DomainError
 from shared.messages import t
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -72,8 +73,8 @@ def change(request: Request, form: CsrfForm, viewer: ViewerDep, session: Session
             school_id=school_id,
             remove=action == "unassign",
         )
-    except ApiError as exc:
-        if exc.status == 404:
+    except DomainError as exc:
+        if status_of(exc) == 404:
             raise
         session.rollback()
         flash(request, exc.message, "error")

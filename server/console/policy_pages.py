@@ -24,6 +24,7 @@ from server.console.web import ConsoleRoute, Viewer, ViewerDep, render
 from server.deps import SessionDep
 from server.errors import ApiError
 from server.models import AuditLog, Policy
+from server.services.errors import DomainError
 from server.services.policies import load_versions, save_policy
 from server.services.rejudge import visits_to_judge
 from shared.messages import t
@@ -184,7 +185,7 @@ def preview(request: Request, form: CsrfForm, viewer: ViewerDep, session: Sessio
     code, day = _posted(session, viewer, form)
     try:
         params = policy_form.parse(form)
-    except ApiError as exc:
+    except DomainError as exc:
         return _edit_page(
             request, viewer, session, code, day, _values(form), status=400, error=exc.message
         )

@@ -16,9 +16,10 @@ from server.console import lookup, subsidies
 from server.console.csrf import CsrfForm
 from server.console.web import ConsoleRoute, Viewer, ViewerDep, _local, flash, render
 from server.deps import SessionDep
-from server.errors import ApiError
+from server.errors import status_of
 from server.models import District
 from server.services import subsidy_approvals
+from server.services.errors import DomainError
 from server.services.subsidy_approvals import MonthState, label
 from shared.domain import Role
 from shared.messages import t
@@ -128,12 +129,12 @@ def approve(request: Request, form: CsrfForm, viewer: ViewerDep, session: Sessio
             last_day=last_day,
             seen_amount_fen=int(seen) if seen.isdigit() else None,
         )
-    except ApiError as exc:
+    except DomainError as exc:
         session.rollback()  # release the change-counter lock the service took
-        if exc.status in (403, 404):
+        if status_of(exc) in (403, 404):
             raise
         return _page(
-            request, viewer, session, month, district, status=exc.status, error=exc.message
+            request, viewer, session, month, district, status=status_of(exc), error=exc.message
         )
     session.commit()
     name = lookup.user_names(session, [teacher]).get(teacher, teacher)
@@ -162,12 +163,12 @@ def take_back(
             approval_id=wanted,
             reason=str(form.get("reason") or "")[:2000],
         )
-    except ApiError as exc:
+    except DomainError as exc:
         session.rollback()
-        if exc.status in (403, 404):
+        if status_of(exc) in (403, 404):
             raise
         return _page(
-            request, viewer, session, month, district, status=exc.status, error=exc.message
+            request, viewer, session, month, district, status=status_of(exc), error=exc.message
         )
     session.commit()
     flash(

@@ -9,9 +9,10 @@ from sqlmodel import col, select
 from server.console.csrf import CsrfForm
 from server.console.web import ConsoleRoute, Viewer, ViewerDep, flash, render
 from server.deps import SessionDep
-from server.errors import ApiError
+from server.errors import ApiError, status_of
 from server.models import District, School, User
 from server.services import staff
+from server.services.errors import DomainError
 from shared.messages import t
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -63,9 +64,9 @@ def create(request: Request, form: CsrfForm, viewer: ViewerDep, session: Session
             district_code=str(form.get("district_code") or "") or None,
             base_school_id=str(form.get("base_school_id") or "") or None,
         )
-    except ApiError as exc:
+    except DomainError as exc:
         session.rollback()
-        return _page(request, viewer, session, error=exc.message, status=exc.status)
+        return _page(request, viewer, session, error=exc.message, status=status_of(exc))
     session.commit()
     return _page(request, viewer, session, shown_password=(user, password))
 

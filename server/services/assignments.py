@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from server.errors import ApiError
 from server.models import Assignment, School, Student, User
 from server.scope import Scope
 from server.services import audit
+from server.services.errors import DomainError
 from server.services.registry import SeqBlock
 from server.services.roster_cells import Cells
 from server.services.roster_rows import IMPORTERS, RowContext
@@ -35,7 +35,7 @@ def change(
     may not see; 400 ``assignment_refused`` with the rule's Chinese reason otherwise."""
     user = session.exec(select(User).where(User.username == username[:64])).first()
     if user is None or not scope.sees_district(user.district_code or ""):
-        raise ApiError(404, "console.no_such_user")
+        raise DomainError("console.no_such_user")
     target: Student | School | None
     if student_id:
         target = session.exec(
@@ -46,7 +46,7 @@ def change(
             select(School).where(School.id == (school_id or "")[:64], scope.schools())
         ).first()
     if target is None:
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     cells = Cells(
         0,
         {
@@ -58,7 +58,7 @@ def change(
     )
     outcome = IMPORTERS["assignments"](RowContext(session, scope, seq=SeqBlock(session, 2)), cells)
     if cells.errors or outcome is None:
-        raise ApiError(400, "assignment_refused", detail="；".join(dict.fromkeys(cells.errors)))
+        raise DomainError("assignment_refused", detail="；".join(dict.fromkeys(cells.errors)))
     if outcome != "unchanged":
         audit.record(
             session,
@@ -93,7 +93,7 @@ class Board:
 def board(session: Session, *, scope: Scope, district_code: str) -> Board:
     """What ``/assignments`` shows for one district the caller sees."""
     if not scope.sees_district(district_code):
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     staff = list(
         session.exec(
             select(User)

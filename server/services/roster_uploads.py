@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from server.db import bulk_insert
-from server.errors import ApiError
 from server.models import RosterUpload, RosterUploadRow, User, utcnow
 from server.scope import Scope
 from server.services import roster
+from server.services.errors import DomainError
 from server.services.roster_parse import read_table
 
 LIFETIME = timedelta(hours=2)  # a working session: long enough to check a big file, not days
@@ -79,7 +79,7 @@ def find(session: Session, *, upload_id: str, user: User) -> RosterUpload:
     user's id included: it is not theirs to see)."""
     upload = session.get(RosterUpload, upload_id[:32]) if upload_id else None
     if upload is None or upload.user_id != user.id or upload.expires_at <= utcnow():
-        raise ApiError(404, "roster.upload_gone")
+        raise DomainError("roster.upload_gone")
     return upload
 
 

@@ -13,11 +13,11 @@ import string
 
 from sqlmodel import Session, col, select
 
-from server.errors import ApiError
 from server.models import School, User
 from server.scope import Scope
 from server.security import hash_password
 from server.services import audit, console_sessions, users
+from server.services.errors import DomainError
 from server.services.roster_cells import _FORBIDDEN_IN_ID
 from shared.domain import Role
 
@@ -52,7 +52,7 @@ def managed_user(session: Session, scope: Scope, username: str) -> User:
         or not scope.sees_district(user.district_code or "")
         or user.username == scope.username
     ):
-        raise ApiError(404, "console.no_such_user")
+        raise DomainError("console.no_such_user")
     return user
 
 
@@ -69,18 +69,18 @@ def create(
     """A new account and its first password (returned once, in clear)."""
     username, name = username.strip(), name.strip()
     if not username or len(username) > 64 or _FORBIDDEN_IN_ID.search(username) or " " in username:
-        raise ApiError(400, "staff.bad_username")
+        raise DomainError("staff.bad_username")
     if not name or len(name) > 64:
-        raise ApiError(400, "staff.bad_name")
+        raise DomainError("staff.bad_name")
     if role not in roles_managed(scope):
-        raise ApiError(400, "staff.bad_role")
+        raise DomainError("staff.bad_role")
     district = district_code if scope.role == Role.ADMIN else scope.district_code
     if not district or not scope.sees_district(district):
-        raise ApiError(400, "staff.bad_district")
+        raise DomainError("staff.bad_district")
     if base_school_id:
         school = session.get(School, base_school_id[:64])
         if school is None or school.district_code != district:
-            raise ApiError(400, "staff.bad_school")
+            raise DomainError("staff.bad_school")
     password = new_password()
     user = users.add_user(
         session,

@@ -8,10 +8,10 @@ The caller commits.
 from sqlmodel import Session, select
 
 from server.db import next_seq
-from server.errors import ApiError
 from server.models import Student
 from server.scope import Scope
 from server.services import audit
+from server.services.errors import DomainError
 
 
 def visible_student(session: Session, scope: Scope, student_id: str) -> Student:
@@ -20,7 +20,7 @@ def visible_student(session: Session, scope: Scope, student_id: str) -> Student:
         select(Student).where(Student.id == student_id[:64], scope.students())
     ).first()
     if student is None:
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     return student
 
 

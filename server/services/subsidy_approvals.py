@@ -26,10 +26,10 @@ from sqlmodel import Session, col, select
 
 from server.console.subsidies import subsidy_rows
 from server.db import lock_changes
-from server.errors import ApiError
 from server.models import SubsidyApproval, utcnow
 from server.scope import Scope
 from server.services import audit
+from server.services.errors import DomainError
 from shared.domain import Role
 
 REASON_LIMIT = 500  # the column's width
@@ -116,14 +116,14 @@ def approve(
         if r["teacher"] == teacher
     ]
     if not current:
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     (row,) = current
     if _live(session, teacher, month) is not None:
-        raise ApiError(409, "subsidy.already_approved")
+        raise DomainError("subsidy.already_approved")
     if row["approved_visits"] == 0:
-        raise ApiError(409, "subsidy.nothing_approved")
+        raise DomainError("subsidy.nothing_approved")
     if seen_amount_fen is not None and seen_amount_fen != row["approved_fen"]:
-        raise ApiError(409, "subsidy.figures_changed")
+        raise DomainError("subsidy.figures_changed")
     approval = SubsidyApproval(
         district_code=district_code,
         teacher=teacher,
@@ -151,16 +151,16 @@ def take_back(session: Session, *, scope: Scope, approval_id: int, reason: str) 
     """Take back a live approval, with a reason (kept with the row and in the audit log)."""
     reason = reason.strip()
     if not reason:
-        raise ApiError(400, "subsidy.reason_required")
+        raise DomainError("subsidy.reason_required")
     if len(reason) > REASON_LIMIT:
-        raise ApiError(400, "subsidy.reason_too_long", limit=REASON_LIMIT)
+        raise DomainError("subsidy.reason_too_long", limit=REASON_LIMIT)
     lock_changes(session)
     approval = session.get(SubsidyApproval, approval_id)
     if approval is None or not scope.sees_district(approval.district_code):
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     _require_coordinator(scope, approval.district_code)
     if approval.revoked_at is not None:
-        raise ApiError(409, "subsidy.already_revoked")
+        raise DomainError("subsidy.already_revoked")
     approval.revoked_by, approval.revoked_at = scope.username, utcnow()
     approval.revoke_reason = reason
     session.add(approval)
@@ -178,11 +178,11 @@ def take_back(session: Session, *, scope: Scope, approval_id: int, reason: str) 
 
 def _require_coordinator(scope: Scope, district_code: str) -> None:
     if scope.role == Role.ADMIN:
-        raise ApiError(403, "subsidy.admin_read_only")
+        raise DomainError("subsidy.admin_read_only")
     if scope.role != Role.COORDINATOR:
-        raise ApiError(403, "forbidden")
+        raise DomainError("forbidden")
     if not scope.sees_district(district_code):
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
 
 
 def _live(session: Session, teacher: str, month: int) -> SubsidyApproval | None:
