@@ -57,12 +57,7 @@ def own_flags(
             flags.add(EvidenceFlag.LOW_ACCURACY)
         if registered_place and not within_m((lat, lon), registered_place, policy.geofence_m):
             flags.add(EvidenceFlag.OUTSIDE_GEOFENCE)
-    minimum = (
-        policy.service_min_minutes
-        if visit.kind == VisitKind.HOME_TEACHING
-        else policy.itinerant_min_minutes
-    )
-    if visit.ended_at - visit.started_at < timedelta(minutes=minimum):
+    if visit.ended_at - visit.started_at < timedelta(minutes=minimum_minutes(visit.kind, policy)):
         flags.add(EvidenceFlag.SHORT_DURATION)
     if visit.photo_count == 0:
         flags.add(EvidenceFlag.NO_PHOTO)
@@ -92,3 +87,10 @@ def pair_flags(visit: VisitFacts, neighbours: Iterable[VisitFacts]) -> set[str]:
 
 def _overlap(a: VisitFacts, b: VisitFacts) -> bool:
     return a.started_at < b.ended_at and b.started_at < a.ended_at
+
+
+def minimum_minutes(kind: str, policy: PolicyParams) -> int:
+    """The shortest visit of ``kind`` that ``policy`` does not flag ``short_duration``."""
+    if kind == VisitKind.HOME_TEACHING:
+        return policy.service_min_minutes
+    return policy.itinerant_min_minutes

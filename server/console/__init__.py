@@ -3,7 +3,16 @@
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from server.console import account, auth, devices, exports, pages, reviews, visits
+from server.console import (
+    account,
+    auth,
+    devices,
+    exports,
+    pages,
+    reviews,
+    visit_review,  # the desk: bulk review on the visit log
+    visits,
+)
 from server.console.web import SESSION_HOURS, STATIC
 
 SESSION_MAX_AGE = SESSION_HOURS * 3600
@@ -16,4 +25,5 @@ def install(app: FastAPI) -> None:
     """
     for module in (auth, account, pages, visits, reviews, exports, devices):
         app.include_router(module.router)
+    app.include_router(visit_review.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
