@@ -40,9 +40,9 @@ def review_ticked(
     code = str(form.get("code") or "")[:40]
     raw = [str(p) for p in form.getlist("pick")]
 
-    def refuse(message: str) -> Response:
+    def refuse(message: str, status: int = 400) -> Response:
         session.rollback()
-        return list_page(request, viewer, session, back, status=400, bulk_error=message)
+        return list_page(request, viewer, session, back, status=status, bulk_error=message)
 
     if not raw:
         return refuse(t("desk.bulk.none_picked"))
@@ -75,7 +75,7 @@ def review_ticked(
                 refused.append((visit_id, exc.message))
         session.commit()
     except ApiError as exc:
-        return refuse(exc.message)
+        return refuse(exc.message, exc.status)
     return render(
         request,
         "visits_bulk.html",
