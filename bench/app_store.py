@@ -3,8 +3,8 @@
 Run: ``.venv/bin/python bench/app_store.py [--only save|sync]``  (~3 min; ``sync`` is most of it)
 
 (a) A teacher's phone store holding 5,000 synced visits (``Store.apply_pull`` in pages of 1,000,
-as a pull writes them). 200 more visits are recorded with ``mobile.ui.editor.VisitEditor`` as the
-visit screen does (a draft saved on every change) and timed at 保存: ``editor.check()`` then
+as a pull writes them). 200 more visits are recorded with ``mobile.core.editor.VisitEditor``
+as the visit screen does (a draft saved on every change) and timed at 保存: ``editor.check()`` then
 ``editor.save(record)``, one transaction each. Baseline, interleaved: ``BEGIN IMMEDIATE``, INSERT of
 the same visit row into the app's schema in a fresh file with the same pragmas, ``COMMIT``.
 Target (issue 3): p95 save < 30 ms.
@@ -32,10 +32,11 @@ from pathlib import Path
 from _common import Server, WireCount, camera_jpegs, counting_session, machine, percentile, verdict
 from sync_push import DISTRICT, PASSWORD, home_record, setup
 
+from mobile.core.db import MIGRATIONS
+from mobile.core.editor import VisitEditor
 from mobile.core.models import User
-from mobile.core.store import _MIGRATIONS, Store
+from mobile.core.store import Store
 from mobile.core.sync import SyncClient
-from mobile.ui.editor import VisitEditor
 from shared.protocol import Change
 from shared.terms import SHANGHAI, local_month
 
@@ -75,7 +76,7 @@ async def record_visit(store: Store, i: int, start: datetime, photos: list[bytes
 
 
 async def save(editor: VisitEditor) -> None:
-    """保存, as mobile/ui/visit.py ``_save`` and ``_store`` do it."""
+    """保存, as mobile/ui/visit/screen.py ``_save`` and ``_store`` do it."""
     result = editor.check()
     assert result.record is not None, result.errors
     await editor.save(result.record)
@@ -127,7 +128,7 @@ async def bench_saves(tmp: Path) -> None:
     raw = sqlite3.connect(tmp / "raw-a.db", isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON"):  # as Store's
         raw.execute(f"PRAGMA {pragma}")
-    raw.executescript(_MIGRATIONS[0])
+    raw.executescript(MIGRATIONS[0])
     ours, bare = [], []
     for i, start in enumerate(starts(SAVES, days_ago=1)):
         editor = await record_visit(store, i, start, [])

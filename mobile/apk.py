@@ -5,6 +5,11 @@ into the APK. This repository's root holds the server too (PostgreSQL driver, Fa
 ``python -m mobile.apk [TARGET]`` writes a directory with only the phone's part: the sources
 and packages listed in ``[tool.songjiao.apk]``, pinned exactly as in ``[project] dependencies``,
 the ``[tool.flet]`` section as it is, and an entry point. Nothing is downloaded here.
+
+Of the fonts it takes the full CJK font only (``mobile.ui.fonts.FULL``, made by
+``python -m mobile.fontbuild``) and refuses without it: a phone app with the GB2312 cut would
+draw boxes for rare characters of names. The web app's fallback slices and the GB2312 cut stay
+out (nothing on a phone asks for them).
 """
 
 import argparse
@@ -13,8 +18,11 @@ import re
 import shutil
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from mobile.ui import fonts
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TARGET = ROOT / "build" / "apk"
@@ -67,16 +75,33 @@ def _toml_tables(prefix: str, table: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
+    """What not to stage: byte code, the font builder, and what only the web app uses."""
+    web_only = {
+        root / "assets" / fonts.WEB_FALLBACK.split("/")[0],
+        root / "assets" / fonts.SUBSET,
+        (root / "assets" / fonts.FULL).with_suffix(".build"),
+        root / "mobile" / "fontbuild.py",
+    }
+    byte_code = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        left_out = set(byte_code(directory, names))
+        return left_out | {n for n in names if Path(directory) / n in web_only}
+
+    return ignore
+
+
 def stage(target: Path = DEFAULT_TARGET, root: Path = ROOT) -> Path:
     config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     project = config["project"]
+    if not (root / "assets" / fonts.FULL).exists():
+        raise SystemExit(f"assets/{fonts.FULL} is missing: run python -m mobile.fontbuild first")
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for source in config["tool"]["songjiao"]["apk"]["sources"]:
-        shutil.copytree(
-            root / source, target / source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-        )
+        shutil.copytree(root / source, target / source, ignore=_ignore(root))
     (target / "main.py").write_text(MAIN, encoding="utf-8")
     meta = {
         "name": project["name"],

@@ -30,11 +30,13 @@ from mobile.core.device_stores import (
     valid_device_id,
 )
 from mobile.core.store import Store, data_dir
+from mobile.ui import fonts
+from mobile.ui import widgets as w
 from mobile.ui.devices import flet_devices
 from mobile.ui.shell import FieldApp
 from shared.messages import t
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = fonts.ASSETS
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 SERVER_ENV = "SONGJIAO_APP_SERVER"  # the sign-in form's default server address
 
@@ -110,6 +112,12 @@ async def main(page: ft.Page) -> None:
         if app is not None:
             app.network_back()
 
+    # Something Chinese on screen at once: until the first update the web client shows Flet's
+    # own boot screen ("Working...", fixed in flet-web), and finding this browser's store may
+    # wait for its storage.
+    w.apply_theme(page)
+    page.add(w.loading(t("ui.loading")))
+    page.update()
     store, client_kw, keep = await device_store(page)
     devices = flet_devices(page, upload_dir=upload_dir() if page.web else None, on_online=online)
     devices.keep = (*devices.keep, *keep)
@@ -137,6 +145,8 @@ def serve(*, server: str, port: int, host: str = "127.0.0.1") -> int:
     )
     if note := legacy_store_note(data_dir()):
         print(note, flush=True)
+    if fonts.asset(ASSETS) != fonts.FULL:
+        print(t("fonts.subset_only", hint=t("fonts.hint")), flush=True)
     ft.run(
         main,
         view=ft.AppView.WEB_BROWSER,

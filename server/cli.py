@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session
 
 from server.db import get_engine, migrate
-from server.errors import ApiError
+from server.services.errors import DomainError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -106,7 +106,7 @@ def _user_add(args: argparse.Namespace) -> int:
                 base_school_id=args.base_school,
             )
             session.commit()
-        except ApiError as exc:
+        except DomainError as exc:
             print(exc.message, file=sys.stderr)
             return 1
     print(f"已创建用户 {args.username}（{args.role}）")
@@ -131,7 +131,7 @@ def _compliance(args: argparse.Namespace) -> int:
             else:
                 out = compliance.all_reports(session, scope=admin, term_id=args.term)
                 reports = out["districts"]
-        except ApiError as exc:
+        except DomainError as exc:
             print(exc.message, file=sys.stderr)
             return 1
     if args.json:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
+from server.services.errors import DomainError
 from shared.messages import describe_validation_errors, t
 from shared.protocol import ErrorBody
 
@@ -90,20 +91,64 @@ def allowed_methods(app: Any, scope: Mapping[str, Any]) -> list[str]:
     return found or ["GET", "HEAD"]
 
 
-class ApiError(Exception):
-    """Raise anywhere below a route; answered as the contract's error body."""
+class ApiError(DomainError):
+    """An error of the HTTP edge itself (routes, dependencies, middleware), with its status;
+    answered as the contract's error body. Services raise ``DomainError`` instead."""
 
     def __init__(self, status: int, code: str, **values: Any) -> None:
-        super().__init__(code)
-        self.status, self.code, self.values = status, code, values
-
-    @property
-    def message(self) -> str:
-        return t(self.code, **self.values)
+        super().__init__(code, **values)
+        self.status = status
 
     @property
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+
+
+# The one table from the domain's refusals (server/services/errors.py) to HTTP statuses.
+STATUS: dict[str, int] = {
+    "invalid_request": 400,
+    "invalid_term": 400,
+    "invalid_user": 400,
+    "hash_mismatch": 400,
+    "review.invalid_decision": 400,
+    "review.flag_not_on_visit": 400,
+    "review.reason_too_long": 400,
+    "review.reason_required": 400,
+    "review.flag_reason_required": 400,
+    "review.admin_read_only": 403,
+    "bad_credentials": 401,
+    "not_found": 404,
+    "user_exists": 409,
+    "review.visit_changed": 409,
+    "record_deleted": 409,
+    "photo_too_large": 413,
+    "image_too_large": 413,
+    "not_an_image": 415,
+    # the desk's visit review (server/services/review.py, review_codes.py)
+    "desk.reason_code_invalid": 400,
+    "desk.reason_note_required": 400,
+    "desk.visit_moved": 409,
+    "desk.visit_reviewed_meanwhile": 409,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of ``exc``; a domain code missing from ``STATUS`` is a bug, answered
+    400 (the request was refused) and logged."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    if exc.code not in STATUS:
+        log.error("domain error %r has no HTTP status in server.errors.STATUS", exc.code)
+    return STATUS.get(exc.code, 400)
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    status = status_of(exc)
+    if isinstance(exc, ApiError):
+        headers = exc.headers
+    else:
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    return error_response(status, exc.code, exc.message, **headers)
 
 
 class TooManyAttempts(ApiError):
@@ -154,9 +199,9 @@ def busy_response(retry_after: int = BUSY_RETRY_AFTER) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, **exc.headers)
+    @app.exception_handler(DomainError)
+    async def _refused(_: Request, exc: DomainError) -> JSONResponse:
+        return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -252,6 +252,8 @@ class AuditLog(SQLModel, table=True):
     ``address`` the client address the request came from."""
 
     __tablename__ = "audit_log"
+    # The console's audit page lists one district's rows newest first (migration 0006).
+    __table_args__ = (sa.Index("ix_audit_log_district_at", "district_code", "at"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _dt(index=True, now=True)
     actor: str = Field(index=True, max_length=64)
@@ -263,6 +265,85 @@ class AuditLog(SQLModel, table=True):
     # No foreign key: the log outlives what it names, and a row must never fail to be written.
     device_id: int | None = Field(default=None)
     address: str | None = Field(default=None, max_length=64)
+
+
+class RosterUpload(SQLModel, table=True):
+    """A roster file between its preview and its confirmation (the console's upload).
+
+    Keyed by a random id, bound to the user who uploaded it and gone after ``expires_at``, after
+    the confirmation, or when the user cancels. ``digest`` is the preview's row outcomes
+    (services.roster.dry_run): the confirmation writes only if the file still comes out so.
+    """
+
+    __tablename__ = "roster_upload"
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    filename: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    digest: str = Field(max_length=64)
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+    notes: list[str] = _json()
+    created_at: datetime = _dt(now=True)
+    expires_at: datetime = _dt(index=True)
+
+
+class RosterUploadRow(SQLModel, table=True):
+    """One row of a staged upload with the outcome the preview found (paged with SQL)."""
+
+    __tablename__ = "roster_upload_row"
+    __table_args__ = (sa.Index("ix_roster_upload_row_outcome", "upload_id", "outcome", "row"),)
+    upload_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(32),
+            sa.ForeignKey("roster_upload.id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    row: int = Field(primary_key=True)
+    outcome: str = Field(max_length=16)
+    label: str = Field(default="", max_length=200)
+    message: str = Field(default="", max_length=1000)
+
+
+# -- subsidy approvals (issue 10, the coordinator's desk: /subsidies) ---------------------------
+
+
+class SubsidyApproval(SQLModel, table=True):
+    """A coordinator's approval of one teacher's travel subsidy for one month, with the figures
+    it approved (so a later change of that month's visits shows as stale instead of moving the
+    approved amount). Taken back by setting ``revoked_*``; rows are never deleted, so the
+    history of a month's approvals stays. At most one live (not taken back) row per teacher
+    and month: a partial unique index (migration 0006) refuses a second one."""
+
+    __tablename__ = "subsidy_approval"
+    __table_args__ = (
+        sa.Index(
+            "ux_subsidy_approval_live",
+            "teacher",
+            "month",
+            unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        ),
+        sa.Index("ix_subsidy_approval_district_month", "district_code", "month"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    district_code: str = Field(max_length=6)
+    teacher: str = Field(max_length=64)
+    month: int  # YYYYMM in Asia/Shanghai
+    visits: int
+    approved_visits: int
+    distance_m: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    claimed_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    cap_fen: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    payable_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    amount_fen: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    approved_by: str = Field(max_length=64)
+    approved_at: datetime = _dt()
+    revoked_by: str | None = Field(default=None, max_length=64)
+    revoked_at: datetime | None = _dt(nullable=True)
+    revoke_reason: str = Field(default="", max_length=500)
 
 
 # -- Visit change history (console desk: /visits/{id}) ---------------------------------------

@@ -48,15 +48,7 @@ def own_flags(
     visit: VisitFacts, registered_place: LatLon | None, policy: PolicyParams, received_at: datetime
 ) -> set[str]:
     """The flags ``visit`` earns alone under ``policy``: none of ``PAIR_FLAGS``."""
-    flags: set[str] = set()
-    if visit.check_in is None:
-        flags.add(EvidenceFlag.NO_GPS)
-    else:
-        lat, lon, accuracy = visit.check_in
-        if accuracy > policy.max_accuracy_m:
-            flags.add(EvidenceFlag.LOW_ACCURACY)
-        if registered_place and not within_m((lat, lon), registered_place, policy.geofence_m):
-            flags.add(EvidenceFlag.OUTSIDE_GEOFENCE)
+    flags = check_in_flags(visit.check_in, registered_place, policy)
     if visit.ended_at - visit.started_at < timedelta(minutes=minimum_minutes(visit.kind, policy)):
         flags.add(EvidenceFlag.SHORT_DURATION)
     if visit.photo_count == 0:
@@ -66,6 +58,40 @@ def own_flags(
     if visit.started_at < received_at - timedelta(days=policy.max_age_days):
         flags.add(EvidenceFlag.STALE_TIME)
     return flags
+
+
+def check_in_flags(
+    check_in: tuple[float, float, float] | None,
+    registered_place: LatLon | None,
+    policy: PolicyParams,
+) -> set[str]:
+    """The flags a check-in position (lat, lon, accuracy_m; None: no fix) earns under
+    ``policy``: ``no_gps``, ``low_accuracy``, ``outside_geofence`` (only when the home or school
+    has a registered place). The phone shows them at the tap; ``own_flags`` includes them."""
+    flags: set[str] = set()
+    if check_in is None:
+        flags.add(EvidenceFlag.NO_GPS)
+        return flags
+    lat, lon, accuracy = check_in
+    if accuracy > policy.max_accuracy_m:
+        flags.add(EvidenceFlag.LOW_ACCURACY)
+    if registered_place and not within_m((lat, lon), registered_place, policy.geofence_m):
+        flags.add(EvidenceFlag.OUTSIDE_GEOFENCE)
+    return flags
+
+
+def time_corrected(recorded: datetime, tapped: datetime | None) -> bool:
+    """A visit time (``started_at`` / ``ended_at``) differs from the device's instant at the tap
+    that took it (``check_in.at`` / ``check_out.at``; None: not known). Compared to the minute:
+    the form shows and takes times to the minute, so a time typed again unchanged is no
+    correction."""
+    if tapped is None:
+        return False
+    return _minute(recorded) != _minute(tapped)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
 
 
 def pair_flags(visit: VisitFacts, neighbours: Iterable[VisitFacts]) -> set[str]:

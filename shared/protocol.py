@@ -73,6 +73,15 @@ class Position(Strict):
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     accuracy_m: float = Field(ge=0, le=1_000_000, allow_inf_nan=False)
+    # The device's clock at the tap that took this position (签到 / 签退). The phone never
+    # changes it when the teacher corrects ``started_at`` / ``ended_at``, so a corrected time
+    # keeps the tap's beside it. Optional (contract clients send {lat, lon, accuracy_m}); left
+    # out of the JSON when unset, so a record without it dumps, stores and hashes as before.
+    at: WindowTime | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The device's clock at the tap (签到 / 签退); kept when a time is corrected",
+    )
 
 
 class Place(Strict):

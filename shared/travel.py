@@ -2,6 +2,7 @@
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from geopy.distance import geodesic
@@ -50,6 +51,51 @@ def round_trip_m(origin: LatLon | None, destination: LatLon | None) -> int:
     return 2 * distance_m(origin, destination)
 
 
+@dataclass(frozen=True)
+class SubsidyTerms:
+    """How a visit's subsidy is reached under a policy (before any monthly cap), so that a
+    screen can show the rule it applied: ``amount_fen`` is what the teacher is paid."""
+
+    mode: SubsidyMode
+    trip_m: int  # the round trip, geodesic
+    road_factor: Decimal  # per km only: geodesic km × this = road km
+    fen_per_km: int
+    flat_fen_per_visit: int
+    trip_fen: int  # the whole trip's amount
+    party: int  # teachers on the trip (1: alone)
+    paid_each: bool  # each teacher of a shared trip is paid the whole amount
+    amount_fen: int  # this teacher's share
+    monthly_cap_fen: int | None  # applied to the month's total, not here
+
+
+def subsidy_terms(
+    trip_m: int, policy: PolicyParams, teacher: str, shared_with: Sequence[str] = ()
+) -> SubsidyTerms:
+    """The rule of ``visit_subsidy_fen``, with its terms."""
+    if policy.subsidy_mode == SubsidyMode.FLAT_PER_VISIT:
+        amount = policy.flat_fen_per_visit
+    else:
+        km = Decimal(trip_m) * policy.road_factor / Decimal(1000)
+        amount = int((km * policy.fen_per_km).to_integral_value(rounding=ROUND_HALF_UP))
+    party = sorted({teacher, *shared_with})
+    share = amount
+    if not policy.shared_trip_paid_each and len(party) > 1:
+        share, odd = divmod(amount, len(party))
+        share += odd if party[0] == teacher else 0
+    return SubsidyTerms(
+        mode=policy.subsidy_mode,
+        trip_m=trip_m,
+        road_factor=policy.road_factor,
+        fen_per_km=policy.fen_per_km,
+        flat_fen_per_visit=policy.flat_fen_per_visit,
+        trip_fen=amount,
+        party=len(party),
+        paid_each=policy.shared_trip_paid_each,
+        amount_fen=share,
+        monthly_cap_fen=policy.monthly_cap_fen,
+    )
+
+
 def visit_subsidy_fen(
     trip_m: int, policy: PolicyParams, teacher: str, shared_with: Sequence[str] = ()
 ) -> int:
@@ -59,13 +105,4 @@ def visit_subsidy_fen(
     order) unless the policy pays each; the split depends only on who shared, never on who
     synced first.
     """
-    if policy.subsidy_mode == SubsidyMode.FLAT_PER_VISIT:
-        amount = policy.flat_fen_per_visit
-    else:
-        km = Decimal(trip_m) * policy.road_factor / Decimal(1000)
-        amount = int((km * policy.fen_per_km).to_integral_value(rounding=ROUND_HALF_UP))
-    party = sorted({teacher, *shared_with})
-    if policy.shared_trip_paid_each or len(party) == 1:
-        return amount
-    share, odd = divmod(amount, len(party))
-    return share + (odd if party[0] == teacher else 0)
+    return subsidy_terms(trip_m, policy, teacher, shared_with).amount_fen

@@ -1,5 +1,6 @@
 """Plain records the store hands out. Reading one never touches the database again."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -7,6 +8,8 @@ from typing import Any
 
 from shared.domain import ReviewStatus, VisitKind
 from shared.messages import t
+
+Clock = Callable[[], datetime]  # the phone's clock (China time); tests pass their own
 
 
 class StoreError(Exception):

@@ -131,3 +131,19 @@ def _encode_within_limit(image: Image.Image) -> bytes:
 
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+THUMB_PX = 160  # a tile on the visit form is 96 px: twice that for sharp screens, less for speed
+
+
+def thumbnail(data: bytes, size: int = THUMB_PX) -> bytes:
+    """A small JPEG of a stored photo for the form's tiles (at most ``size`` px a side).
+    Raises ``PhotoError`` for bytes that are no picture."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.thumbnail((size, size))
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=70)
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise PhotoError(t("not_an_image")) from None

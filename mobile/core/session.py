@@ -8,12 +8,15 @@ Signing out queues the token's revocation on the server (``mobile.core.revoke``)
 """
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from mobile.core import revoke
 from mobile.core.devices import TOKEN_KEY, SecretStore
+from mobile.core.models import LocalVisit, VisitState
 from mobile.core.store import Store
 from mobile.core.sync import SyncClient, token_fingerprint
+from mobile.core.visit_form import VisitForm
 
 
 async def resume(store: Store, secrets: SecretStore, **client_kw: Any) -> SyncClient | None:
@@ -52,6 +55,32 @@ async def sign_in(
     token = await asyncio.to_thread(client.login, username, password)
     await secrets.set(TOKEN_KEY, token)
     return client
+
+
+@dataclass(frozen=True)
+class SignOutLoss:
+    """What signing out would destroy: the confirmation says it before anything is wiped."""
+
+    unsynced: list[LocalVisit]  # saved here, and the server does not hold them as they are
+    drafts: list[LocalVisit]  # begun or edited and never saved (blank forms left out)
+    photos: int  # photos those visits still have to upload
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.unsynced or self.drafts or self.photos)
+
+
+_NOT_ON_SERVER = (VisitState.PENDING, VisitState.CONFLICT, VisitState.REJECTED)
+
+
+def sign_out_loss(store: Store) -> SignOutLoss:
+    unsynced = [v for v in store.visits(include_deleted=True) if v.state in _NOT_ON_SERVER]
+    drafts = [
+        v
+        for v in store.drafts()
+        if v.draft is not None and not VisitForm.from_dict(v.draft).is_blank()
+    ]
+    return SignOutLoss(unsynced, drafts, store.pending_counts().photos)
 
 
 async def sign_out(store: Store, secrets: SecretStore) -> None:

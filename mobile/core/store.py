@@ -1,16 +1,12 @@
 """The phone's local store: one SQLite file, so that nothing recorded depends on a signal.
 
 Where: ``$SONGJIAO_APP_DATA/songjiao.db``, else ``$FLET_APP_STORAGE_DATA``, else ``./var/app``;
-photos beside it in ``photos/<sha256>.jpg``. WAL with ``synchronous=FULL``: a committed save
-survives the app being killed and the phone dying. ``secure_delete``: a wiped child's record does
-not linger in free pages.
+photos beside it in ``photos/<sha256>.jpg``. The file itself (transactions, schema, threads):
+``mobile.core.db``.
 
-Threads: one connection behind a lock, so callers may use the store from a worker thread
-(``asyncio.to_thread``) as well as from the loop; every public method is one transaction.
-
-Schema changes: append a script to ``_MIGRATIONS``; ``PRAGMA user_version`` counts those applied.
-
-Visit writes and the outbox live in ``mobile.core.outbox`` (``store.outbox``).
+This module holds the account, the pulled roster and policy, and the photo files. The visits
+are ``store.visit_repo`` (``mobile.core.visits``: drafts, saves, deletes, the server's copies);
+their push queue is ``store.outbox`` (``mobile.core.outbox``).
 """
 
 __all__ = ["DB_NAME", "PHOTO_DIR", "Store", "StoreError", "data_dir"]
@@ -20,58 +16,28 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from mobile.core.db import LocalDb
 from mobile.core.models import (
     LocalVisit,
     PendingCounts,
     StoredPhoto,
     StoreError,
     User,
-    VisitState,
     now_iso,
 )
-from mobile.core.outbox import VisitOutbox, visit_from_row
+from mobile.core.outbox import VisitOutbox
+from mobile.core.visits import VisitRepository
 from shared.domain import Role
-from shared.messages import t
 from shared.policy import PolicyParams, PolicyVersion, policy_in_force
 from shared.protocol import Change
 
 DB_NAME = "songjiao.db"
 PHOTO_DIR = "photos"
-
-_MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE entity (
-        kind TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL,
-        PRIMARY KEY (kind, id));
-    CREATE TABLE visit (
-        id TEXT PRIMARY KEY, kind TEXT NOT NULL, subject_id TEXT, state TEXT NOT NULL,
-        deleted INTEGER NOT NULL DEFAULT 0, started_at TEXT, month INTEGER,
-        record TEXT, draft TEXT, server_version INTEGER, flags TEXT NOT NULL DEFAULT '[]',
-        review_status TEXT, review_reason TEXT NOT NULL DEFAULT '', subsidy_fen INTEGER,
-        distance_m INTEGER, server_record TEXT, error TEXT NOT NULL DEFAULT '',
-        updated_at TEXT NOT NULL);
-    CREATE INDEX visit_month ON visit (month);
-    CREATE INDEX visit_subject ON visit (subject_id);
-    CREATE TABLE outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT NOT NULL UNIQUE,
-        visit_id TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, base_version INTEGER,
-        base_pending INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0,
-        attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
-        photos TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL);
-    CREATE INDEX outbox_visit ON outbox (visit_id, seq);
-    CREATE TABLE photo (
-        sha256 TEXT PRIMARY KEY, path TEXT NOT NULL, bytes INTEGER NOT NULL,
-        uploaded INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL);
-    """,
-]
 
 
 def data_dir() -> Path:
@@ -82,82 +48,24 @@ def data_dir() -> Path:
     return Path("var/app")
 
 
-class Store:
+class Store(LocalDb):
     """The local store. ``Store()`` opens (creating or migrating) the file in ``data_dir()``."""
 
     def __init__(self, directory: Path | str | None = None) -> None:
         self.dir = Path(directory) if directory is not None else data_dir()
         self.photo_dir = self.dir / PHOTO_DIR
         self.photo_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.dir / DB_NAME
-        self._lock = threading.RLock()
+        super().__init__(self.dir / DB_NAME)
         self.sync_lock = threading.Lock()  # one sync round at a time, whoever starts it
-        self._db = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30
-        )
-        self._db.row_factory = sqlite3.Row
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "secure_delete=ON"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._migrate()
         self._sweep_photo_files()
         self.outbox = VisitOutbox(self)
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.visit_repo = VisitRepository(self, self.outbox)
 
     def __enter__(self) -> "Store":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (taken at once, so two writers queue instead of deadlocking).
-        Nested calls join the outer transaction."""
-        with self._lock:
-            if self._db.in_transaction:
-                yield self._db
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
-
-    def _migrate(self) -> None:
-        with self._lock:
-            current = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if current > len(_MIGRATIONS):
-                raise StoreError(t("mobile.store_newer"))
-            for number, script in enumerate(_MIGRATIONS[current:], start=current + 1):
-                try:
-                    self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};")
-                    self._db.execute("COMMIT")
-                except sqlite3.Error:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
-
-    def meta(self, key: str) -> str | None:
-        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
-        return rows[0]["value"] if rows else None
-
-    def set_meta(self, key: str, value: str | None) -> None:
-        with self.transaction() as db:
-            if value is None:
-                db.execute("DELETE FROM meta WHERE key = ?", (key,))
-            else:
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # -- the account ----------------------------------------------------------------------
 
@@ -215,8 +123,7 @@ class Store:
             db.execute("DELETE FROM meta WHERE key != 'server_url'")
         for path in self.photo_dir.iterdir():
             path.unlink(missing_ok=True)
-        with self._lock:
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.checkpoint()
 
     # -- pulled entities ------------------------------------------------------------------
 
@@ -230,7 +137,7 @@ class Store:
         with self.transaction() as db:
             for change in changes:
                 if change.entity == "visit":
-                    self.outbox.apply_pulled_visit(db, change)
+                    self.visit_repo.apply_pulled(db, change)
                 elif change.deleted or change.record is None:
                     db.execute(
                         "DELETE FROM entity WHERE kind = ? AND id = ?", (change.entity, change.id)
@@ -331,28 +238,19 @@ class Store:
             district_code = user.district_code if user else None
         return policy_in_force(self.policies(), district_code or "", on)
 
-    # -- visits (read side; writes: ``self.outbox``) --------------------------------------
+    # -- visits (the screens' and the counts' reads; writes: ``self.visit_repo``) ---------
 
     def visit(self, visit_id: str) -> LocalVisit | None:
-        rows = self.query("SELECT * FROM visit WHERE id = ?", (visit_id,))
-        return visit_from_row(rows[0]) if rows else None
+        return self.visit_repo.get(visit_id)
 
     def visits(
         self, *, month: int | None = None, include_deleted: bool = False
     ) -> list[LocalVisit]:
-        """Visits, newest first; ``month`` (YYYYMM, Asia/Shanghai) keeps saved ones of that
-        month. Without it, drafts never saved (``record`` None) are included, last."""
-        sql, params = "SELECT * FROM visit WHERE 1 = 1", []
-        if month is not None:
-            sql, params = sql + " AND month = ?", [month]
-        if not include_deleted:
-            sql += " AND deleted = 0"
-        rows = self.query(sql + " ORDER BY started_at IS NULL, started_at DESC, id", params)
-        return [visit_from_row(r) for r in rows]
+        """See ``VisitRepository.all``."""
+        return self.visit_repo.all(month=month, include_deleted=include_deleted)
 
     def drafts(self) -> list[LocalVisit]:
-        """Visits with unsaved form state (new ones and edits under way)."""
-        return [v for v in self.visits() if v.draft is not None or v.state == VisitState.DRAFT]
+        return self.visit_repo.drafts()
 
     # -- photos ---------------------------------------------------------------------------
 
@@ -400,8 +298,9 @@ class Store:
 
     def pending_counts(self) -> PendingCounts:
         """For the badge: visits with a queued op, and photos those ops still need to send."""
-        records = self.query("SELECT COUNT(DISTINCT visit_id) AS n FROM outbox")[0]["n"]
-        return PendingCounts(records=records, photos=len(self.photos_to_upload()))
+        return PendingCounts(
+            records=self.outbox.visits_queued(), photos=len(self.photos_to_upload())
+        )
 
     def _sweep_photo_files(self) -> None:
         """Remove files a killed process left behind: temp files and photos with no row."""

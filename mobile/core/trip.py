@@ -21,7 +21,7 @@ from shared.compliance import capped_subsidy
 from shared.domain import ReviewStatus, VisitKind
 from shared.policy import PolicyParams
 from shared.terms import local_date
-from shared.travel import LatLon, round_trip_m, visit_subsidy_fen
+from shared.travel import LatLon, SubsidyTerms, round_trip_m, subsidy_terms
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class TripPreview:
     destination_source: str | None  # "home" | "school" | "check_in"
     distance_m: int  # round trip
     subsidy_fen: int  # before the monthly cap
+    terms: SubsidyTerms | None = None  # the rule that gave subsidy_fen (None: nothing claimed)
 
 
 def trip_preview(
@@ -64,10 +65,12 @@ def trip_preview(
     if travel is None:
         return TripPreview(origin, origin_source, destination, destination_source, 0, 0)
     distance = round_trip_m(origin, destination)
-    subsidy = 0
-    if origin is not None and destination is not None:
-        subsidy = visit_subsidy_fen(distance, policy, teacher, travel.get("shared_with") or ())
-    return TripPreview(origin, origin_source, destination, destination_source, distance, subsidy)
+    if origin is None or destination is None:
+        return TripPreview(origin, origin_source, destination, destination_source, distance, 0)
+    terms = subsidy_terms(distance, policy, teacher, travel.get("shared_with") or ())
+    return TripPreview(
+        origin, origin_source, destination, destination_source, distance, terms.amount_fen, terms
+    )
 
 
 def preview_record(store: Store, record: dict[str, Any]) -> TripPreview:

@@ -16,14 +16,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mobile.core.check_in import distance_text, judge_check_in
 from mobile.core.devices import LocationResult, LocationStatus
 from mobile.core.models import LocalVisit
 from shared.consent import photographed_children, without_photo_consent
-from shared.domain import VisitKind
+from shared.domain import EvidenceFlag, VisitKind
+from shared.evidence import time_corrected
 from shared.messages import ZH_CN, describe_validation_errors, t
 from shared.policy import DEFAULT_POLICY, PolicyParams
 from shared.protocol import VisitRecord
-from shared.terms import local_date
+from shared.terms import local_date, time_in_window
+
+# Fields a teacher types into, by kind (the check tells which are required).
+TEXT_FIELDS = {
+    VisitKind.HOME_TEACHING: ("content", "student_response", "guardian_guidance"),
+    VisitKind.ITINERANT: ("findings",),
+}
 
 
 @dataclass
@@ -39,6 +47,10 @@ class VisitForm:
     check_in_status: str = ""  # LocationStatus value once 开始 was tapped
     check_out: dict[str, float] | None = None
     check_out_status: str = ""
+    # The device's instants at the taps on 开始 / 结束 (ISO). Never changed by a typed
+    # correction of started_at / ended_at: the record carries them as check_in.at / check_out.at.
+    check_in_at: str | None = None
+    check_out_at: str | None = None
     content: str = ""
     iep_goals: list[str] = field(default_factory=list)
     student_response: str = ""
@@ -70,12 +82,18 @@ class VisitForm:
             return cls.from_dict(visit.draft)
         rec = visit.record or {}
         travel = rec.get("travel")
+        check_in, check_in_at = _split_tap(rec.get("check_in"))
+        check_out, check_out_at = _split_tap(rec.get("check_out"))
         data = {
             **{k: v for k, v in rec.items() if k in cls.__dataclass_fields__},
             "kind": visit.kind.value,
             "subject_id": visit.subject_id or "",
-            "check_in_status": LocationStatus.OK if rec.get("check_in") else "",
-            "check_out_status": LocationStatus.OK if rec.get("check_out") else "",
+            "check_in": check_in,
+            "check_in_at": check_in_at,
+            "check_in_status": LocationStatus.OK if check_in else "",
+            "check_out": check_out,
+            "check_out_at": check_out_at,
+            "check_out_status": LocationStatus.OK if check_out else "",
             "claim_travel": travel is not None,
             "travel_mode": (travel or {}).get("mode", "car"),
             "origin": (travel or {}).get("origin"),
@@ -88,15 +106,34 @@ class VisitForm:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def is_blank(self) -> bool:
+        """Nothing recorded yet: such a draft is dropped rather than kept as clutter."""
+        texts = TEXT_FIELDS[VisitKind(self.kind)]
+        return not (
+            self.started_at
+            or self.ended_at
+            or self.photos
+            or self.iep_goals
+            or self.purposes
+            or self.students_seen
+            or self.recommendations
+            or any(getattr(self, name).strip() for name in texts)
+        )
+
     def start(self, at: datetime, where: LocationResult) -> None:
-        """开始: check-in time and position (or why there is none)."""
-        self.started_at, self.check_in = at.isoformat(), where.position()
-        self.check_in_status = where.status
+        """开始: ``at`` is the device's instant at the tap; the position (or why there is none)."""
+        self.started_at = self.check_in_at = at.isoformat()
+        self.check_in, self.check_in_status = where.position(), where.status
 
     def finish(self, at: datetime, where: LocationResult) -> None:
-        """结束: check-out time and position."""
-        self.ended_at, self.check_out = at.isoformat(), where.position()
-        self.check_out_status = where.status
+        """结束: the tap's instant and the check-out position."""
+        self.ended_at = self.check_out_at = at.isoformat()
+        self.check_out, self.check_out_status = where.position(), where.status
+
+    def corrected(self, name: str) -> str | None:
+        """The tap's instant if ``name`` (started_at | ended_at) was corrected since, else None."""
+        tapped = self.check_in_at if name == "started_at" else self.check_out_at
+        return corrected_tap(getattr(self, name), tapped)
 
 
 @dataclass(frozen=True)
@@ -112,6 +149,14 @@ class FormCheck:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+def corrected_tap(value: str | None, tapped: str | None) -> str | None:
+    """``tapped`` (the instant of the tap, ISO) if the visit time ``value`` was corrected away
+    from it (``shared.evidence.time_corrected``), else None."""
+    if not (value and tapped):
+        return None
+    return tapped if time_corrected(_time(value), _time(tapped)) else None
 
 
 StudentLookup = Callable[[str], dict[str, Any] | None]
@@ -165,7 +210,7 @@ def check(
     due = _due_date_errors(record)
     if due:
         return FormCheck(None, due, [])
-    return FormCheck(record, {}, _warnings(form, record, now, policy, clock_skew_s))
+    return FormCheck(record, {}, _warnings(form, record, now, policy, clock_skew_s, subject))
 
 
 def _required(
@@ -176,7 +221,7 @@ def _required(
         errors["subject"] = t("mobile.form.unknown_subject")
     if not form.started_at:
         errors["started_at"] = t("mobile.form.not_checked_in")
-    if not form.ended_at:
+    elif not form.ended_at:  # 结束 shows only after 开始: ask for it only then
         errors["ended_at"] = t("mobile.form.not_checked_out")
     needed = ["content"] if form.kind == VisitKind.HOME_TEACHING else ["purposes", "findings"]
     if form.photos and without_consent(form, student):
@@ -210,8 +255,8 @@ def _record_dict(form: VisitForm) -> dict[str, Any]:
         "school_id": None if home else form.subject_id,
         "started_at": form.started_at,
         "ended_at": form.ended_at,
-        "check_in": form.check_in,
-        "check_out": form.check_out,
+        "check_in": _with_tap(form.check_in, form.check_in_at),
+        "check_out": _with_tap(form.check_out, form.check_out_at),
         "photos": list(dict.fromkeys(form.photos)),
         "travel": {"origin": form.origin, "mode": form.travel_mode, "shared_with": form.shared_with}
         if form.claim_travel
@@ -228,6 +273,31 @@ def _record_dict(form: VisitForm) -> dict[str, Any]:
             for r in form.recommendations
         ]
     return data
+
+
+def _with_tap(position: dict[str, Any] | None, tapped: str | None) -> dict[str, Any] | None:
+    """A record's position with the tap's instant (``Position.at``). A tap on a clock outside
+    the protocol's window (a phone reset to 1970) is left out: the record would be refused, and
+    the teacher could never save the corrected times."""
+    if position is None or tapped is None:
+        return position
+    try:
+        time_in_window(_time(tapped))
+    except ValueError:
+        return position
+    return {**position, "at": tapped}
+
+
+def _split_tap(position: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    """A record's position as the form keeps it: the place, and the tap's instant apart."""
+    if not position:
+        return None, None
+    place = {k: v for k, v in position.items() if k != "at"}
+    return place, position.get("at")
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
 
 
 _WHOLE_RECORD_FIELD = {
@@ -258,17 +328,24 @@ def _warnings(
     now: datetime,
     policy: PolicyParams,
     clock_skew_s: float | None,
+    subject: dict[str, Any] | None,
 ) -> list[str]:
     out: list[str] = []
-    if record.check_in is None:
+    check_in = record.check_in.model_dump() if record.check_in else None
+    verdict = judge_check_in(record.kind, check_in, subject, policy)
+    if EvidenceFlag.NO_GPS in verdict.flags:
         status = form.check_in_status or LocationStatus.UNAVAILABLE
         out.append(t("mobile.warn.no_gps", reason=t(f"mobile.location.{status}")))
-    elif record.check_in.accuracy_m > policy.max_accuracy_m:
+    if verdict.low_accuracy:
+        accuracy = round(verdict.accuracy_m or 0)
+        out.append(t("mobile.warn.low_accuracy", accuracy=accuracy, limit=policy.max_accuracy_m))
+    if verdict.outside_geofence and verdict.distance_m is not None:
         out.append(
             t(
-                "mobile.warn.low_accuracy",
-                accuracy=round(record.check_in.accuracy_m),
-                limit=policy.max_accuracy_m,
+                "mobile.warn.outside_geofence",
+                place=verdict.place_name,
+                distance=distance_text(verdict.distance_m),
+                limit=policy.geofence_m,
             )
         )
     minutes = int((record.ended_at - record.started_at).total_seconds() // 60)

@@ -44,6 +44,14 @@ def day_time(moment: datetime | str | None) -> str:
     return f"{value.month}月{value.day}日 {value:%H:%M}" if value else ""
 
 
+def time_beside(moment: datetime | str | None, other: datetime | str | None) -> str:
+    """``moment`` as 10:05 when it falls on ``other``'s day, else as 11月12日 10:05."""
+    a, b = local(moment), local(other)
+    if a is not None and b is not None and a.date() == b.date():
+        return clock_time(a)
+    return day_time(a)
+
+
 def day(value: date) -> str:
     """11月12日"""
     return f"{value.month}月{value.day}日"

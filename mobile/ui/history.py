@@ -10,6 +10,7 @@ from mobile.core.models import LocalVisit, StoreError, VisitState
 from mobile.core.store import Store
 from mobile.core.sync import SyncReport
 from mobile.core.trip import month_subsidy, preview_record, visit_subsidy
+from mobile.core.visit_form import corrected_tap
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
 from mobile.ui.shell import BaseScreen, FieldApp
@@ -214,7 +215,7 @@ class RecordScreen(BaseScreen):
     def _keep(self, which: Literal["mine", "server"]) -> w.Action:
         async def handler() -> None:
             visit = await asyncio.to_thread(
-                self.app.store.outbox.resolve_conflict, self.visit_id, which
+                self.app.store.visit_repo.resolve_conflict, self.visit_id, which
             )
             self.app.runner.trigger(manual=False)
             if visit.id != self.visit_id:
@@ -232,7 +233,7 @@ class RecordScreen(BaseScreen):
     def _delete(self) -> None:
         async def delete() -> None:
             try:
-                await asyncio.to_thread(self.app.store.outbox.delete_visit, self.visit_id)
+                await asyncio.to_thread(self.app.store.visit_repo.delete_visit, self.visit_id)
             except StoreError as exc:
                 self.app.notify(str(exc), error=True)
                 return
@@ -268,6 +269,14 @@ def _describe(store: Store, record: dict[str, Any] | None) -> list[ft.Control]:
             )
         )
     ]
+
+    for name, position, key in (
+        ("started_at", "check_in", "ui.visit.corrected_in"),
+        ("ended_at", "check_out", "ui.visit.corrected_out"),
+    ):
+        value = rec.get(name)
+        if tapped := corrected_tap(value, (rec.get(position) or {}).get("at")):
+            rows.append(w.note(t(key, time=fmt.time_beside(tapped, value)), w.WARN))
 
     def line(label_key: str, value: Any) -> None:
         if value:

@@ -3,11 +3,12 @@
 import flet as ft
 
 from mobile.core.caseload import ChildLoad, SchoolLoad, itinerant_caseload, teacher_caseload
+from mobile.core.editor import VisitEditor
 from mobile.core.models import LocalVisit, VisitState
+from mobile.core.session import sign_out_loss
 from mobile.core.sync import SyncReport
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
-from mobile.ui.editor import VisitEditor
 from mobile.ui.shell import BaseScreen, FieldApp
 from mobile.ui.sync_view import SyncBadge, SyncPanel
 from shared.domain import ReviewStatus, Role, VisitKind
@@ -45,7 +46,14 @@ class HomeScreen(BaseScreen):
     def on_sync(self, report: SyncReport | None) -> None:
         self.badge.refresh()
         self.panel.refresh()
-        if report is not None:
+        # A round that failed and changed nothing (offline, every few minutes) leaves the cards
+        # alone: a rebuild replaces every button, and a tap landing at that moment would reach
+        # a button no longer there and be lost. A round that went through refreshes even when
+        # it pulled nothing: another tab of this browser may have pulled into the shared store.
+        changed = report is not None and (
+            report.ok or report.pulled or report.synced or report.conflicts or report.rejected
+        )
+        if changed:
             self.refresh()
 
     def refresh(self) -> None:
@@ -144,14 +152,14 @@ class HomeScreen(BaseScreen):
                         self._start(VisitKind.HOME_TEACHING, student["id"]),
                         icon=ft.Icons.PLAY_ARROW,
                         expand=True,
-                        tooltip=t("ui.action.start_home", name=name),
+                        name=t("ui.action.start_home", name=name),
                         ident=f"start-{student['id']}",
                     ),
                     w.button(
                         t("ui.action.details_short"),
                         self._open(f"/child/{student['id']}"),
                         filled=False,
-                        tooltip=t("ui.action.details", name=name),
+                        name=t("ui.action.details", name=name),
                     ),
                 ]
             )
@@ -173,14 +181,14 @@ class HomeScreen(BaseScreen):
                         self._start(VisitKind.ITINERANT, school["id"]),
                         icon=ft.Icons.PLAY_ARROW,
                         expand=True,
-                        tooltip=t("ui.action.start_itinerant", name=name),
+                        name=t("ui.action.start_itinerant", name=name),
                         ident=f"start-{school['id']}",
                     ),
                     w.button(
                         t("ui.action.details_short"),
                         self._open(f"/school/{school['id']}"),
                         filled=False,
-                        tooltip=t("ui.action.details", name=name),
+                        name=t("ui.action.details", name=name),
                     ),
                 ]
             ),
@@ -205,7 +213,7 @@ class HomeScreen(BaseScreen):
 
     def _start(self, kind: VisitKind, subject_id: str) -> w.Action:
         async def handler() -> None:
-            editor = await VisitEditor.create(
+            editor = await VisitEditor.start_for(
                 self.app.store, kind, subject_id, clock=self.app.clock
             )
             await self.app.go(f"/visit/{editor.form.id}")
@@ -216,14 +224,36 @@ class HomeScreen(BaseScreen):
         await self.app.go("/history")
 
     def _sign_out(self) -> None:
-        pending = self.app.state.pending()
+        loss = sign_out_loss(self.app.store)
         lines = [t("ui.signout.body")]
-        if pending.total:
-            lines.append(t("ui.signout.pending", records=pending.records, photos=pending.photos))
+        if loss.unsynced or loss.photos:
+            lines.append(t("ui.signout.pending", records=len(loss.unsynced), photos=loss.photos))
+        if loss.unsynced:
+            lines.append(t("ui.signout.unsynced_items", items=self._items(loss.unsynced)))
+        if loss.drafts:
+            items = self._items(loss.drafts)
+            lines.append(t("ui.signout.drafts", count=len(loss.drafts), items=items))
         self.app.confirm(
             t("ui.signout.title"), lines, t("ui.signout.yes"), self._do_sign_out, danger=True
         )
         self.app.flush()
+
+    def _items(self, visits: list[LocalVisit], most: int = 5) -> str:
+        """送教上门 · 张小明（11月12日 09:30）、… for the sign-out question."""
+        items = []
+        for visit in visits[:most]:
+            started = visit.started_at or (visit.draft or {}).get("started_at")
+            items.append(
+                t(
+                    "ui.signout.item",
+                    kind=t(f"kind.{visit.kind}"),
+                    name=self._subject_name(visit),
+                    when=fmt.day_time(started) or t("ui.home.not_started"),
+                )
+            )
+        if len(visits) > most:
+            items.append(t("ui.signout.more", count=len(visits)))
+        return "、".join(items)
 
     async def _do_sign_out(self) -> None:
         await self.app.sign_out()

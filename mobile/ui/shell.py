@@ -19,11 +19,13 @@ from typing import Protocol
 
 import flet as ft
 
+from mobile.core.editor import discard_blank_drafts
 from mobile.core.revoke import Revoker
 from mobile.core.store import Store
 from mobile.core.sync import SyncReport
 from mobile.ui import widgets as w
 from mobile.ui.devices import Devices
+from mobile.ui.locale import apply_locale
 from mobile.ui.state import AppState, Clock, SyncRunner, china_now
 from shared.messages import t
 
@@ -112,11 +114,13 @@ class FieldApp:
 
     async def start(self) -> None:
         w.apply_theme(self.page)
+        apply_locale(self.page)
         self.page.on_route_change = self._route_changed
         self.page.on_view_pop = self._view_popped
         self.page.on_close = self._closed
         sessions_on(self.store).add(self)
         await self.state.resume()
+        await asyncio.to_thread(discard_blank_drafts, self.store)  # left by a killed app
         self.runner.start()
         self.revoker.start()  # a sign-out whose revocation has not reached the server yet
         await self.show(self.page.route or "/")

@@ -13,12 +13,10 @@ from typing import Any
 
 from mobile.core import revoke, session
 from mobile.core.devices import SecretStore
-from mobile.core.models import PendingCounts, User
+from mobile.core.models import Clock, PendingCounts, User
 from mobile.core.store import Store
 from mobile.core.sync import SyncClient, SyncProgress, SyncReport, SyncScheduler
 from shared.terms import SHANGHAI
-
-Clock = Callable[[], datetime]
 
 
 def china_now() -> datetime:

@@ -3,8 +3,8 @@
 import flet as ft
 
 from mobile.core.caseload import itinerant_caseload, teacher_caseload
+from mobile.core.editor import VisitEditor
 from mobile.ui import widgets as w
-from mobile.ui.editor import VisitEditor
 from mobile.ui.shell import BaseScreen, FieldApp
 from shared.domain import VisitKind
 from shared.messages import t
@@ -31,7 +31,7 @@ class _SubjectScreen(BaseScreen):
         )
 
     async def _start(self) -> None:
-        editor = await VisitEditor.create(
+        editor = await VisitEditor.start_for(
             self.app.store, self.kind, self.subject_id, clock=self.app.clock
         )
         await self.app.go(f"/visit/{editor.form.id}")

@@ -1,7 +1,10 @@
-"""Shared look: the bundled CJK font, large touch targets, and small builders.
+"""Shared look: the bundled CJK font (mobile.ui.fonts), large touch targets, and small builders.
 
-Every interactive control gets an accessible name (its text, a tooltip or a field label):
-screen readers and the browser tests find controls by it.
+Every interactive control gets an accessible name (its text, a field label, or for an icon
+alone a tooltip): screen readers and the browser tests find controls by it. A button whose text
+is too short to tell which it is ("开始送教" on every child's card) says more to a screen reader
+through ``name`` (the text's semantics label), not through a tooltip that would pop up over
+the content repeating the label.
 """
 
 from collections.abc import Awaitable, Callable
@@ -9,8 +12,8 @@ from typing import Any, overload
 
 import flet as ft
 
-FONT_FAMILY = "NotoSansSC"
-FONT_ASSET = "fonts/NotoSansSC-Subset.otf"  # GB2312 subset of Noto Sans CJK SC (OFL)
+from mobile.ui import fonts
+
 TOUCH = 52  # button height, px: comfortably above the 48 px minimum target
 TEXT = 17
 TITLE = 20
@@ -31,10 +34,10 @@ OnSelect = Callable[[ft.Event[ft.Chip]], Awaitable[None]]
 
 def apply_theme(page: ft.Page) -> None:
     page.title = "送教通"
-    page.fonts = {FONT_FAMILY: FONT_ASSET}
+    page.fonts = {fonts.FAMILY: fonts.asset()}
     page.theme_mode = ft.ThemeMode.LIGHT
     page.theme = ft.Theme(
-        font_family=FONT_FAMILY,
+        font_family=fonts.FAMILY,
         color_scheme_seed=ft.Colors.TEAL,
         visual_density=ft.VisualDensity.COMFORTABLE,
     )
@@ -59,7 +62,7 @@ def button(
     *,
     icon: Any = ...,
     filled: bool = ...,
-    tooltip: str | None = ...,
+    name: str | None = ...,
     disabled: bool = ...,
     expand: bool = ...,
     url: str | None = ...,
@@ -75,7 +78,7 @@ def button(
     *,
     icon: Any = ...,
     filled: bool = ...,
-    tooltip: str | None = ...,
+    name: str | None = ...,
     disabled: bool = ...,
     expand: bool = ...,
     url: str | None = ...,
@@ -90,23 +93,22 @@ def button(
     *,
     icon: Any = None,
     filled: bool = True,
-    tooltip: str | None = None,
+    name: str | None = None,
     disabled: bool = False,
     expand: bool = False,
     url: str | None = None,
     color: Any = None,
     ident: str | None = None,
 ) -> ft.Button | ft.OutlinedButton | ft.Semantics:
-    """A large button; its accessible name is ``tooltip`` or its label. ``color`` tints the
+    """A large button; its accessible name is ``name`` or its label. ``color`` tints the
     label (a tinted background would make Flet resend the button's style on every update).
     With ``ident`` it comes wrapped in ``ft.Semantics`` (which ``disabled`` and ``visible`` on
     the wrapper reach through)."""
     kind = ft.FilledButton if filled and not color else ft.OutlinedButton
     control: ft.Button | ft.OutlinedButton = kind(
-        content=ft.Text(label, size=TEXT, color=color),
+        content=ft.Text(label, size=TEXT, color=color, semantics_label=name),
         icon=icon,
         on_click=on_click,
-        tooltip=tooltip,
         disabled=disabled,
         height=TOUCH,
         expand=True if expand else None,  # False would still reach the client as a flex
@@ -163,7 +165,6 @@ def chip(
         selected=selected,
         on_select=on_select,
         disabled=disabled,
-        tooltip=label,
     )
 
 
@@ -195,4 +196,18 @@ def snack(message: str, *, error: bool = False) -> ft.SnackBar:
         bgcolor=ERROR if error else None,
         duration=ft.Duration(seconds=6 if error else 4),
         show_close_icon=True,
+    )
+
+
+def loading(message: str) -> ft.Control:
+    """A spinner and a line of text, centred: what shows while the app opens."""
+    return ft.Container(
+        content=ft.Column(
+            [ft.ProgressRing(), text(message, color=MUTED)],
+            horizontal_alignment=ft.CrossAxisAlignment.CENTER,
+            tight=True,
+            spacing=16,
+        ),
+        alignment=ft.Alignment.CENTER,
+        expand=True,
     )

@@ -9,6 +9,7 @@ from server.deps import CurrentUser, ManagerScope, SessionDep, ThrottleDep, clie
 from server.errors import ApiError
 from server.models import DeviceToken, User
 from server.services import audit, signin, users
+from server.services.errors import DomainError
 from shared.protocol import NO_NUL
 
 router = APIRouter(tags=["auth"])
@@ -71,7 +72,7 @@ def login(body: LoginIn, request: Request, session: SessionDep, throttle: Thrott
             address=address,
             channel="api",
         )
-    except ApiError:
+    except DomainError:
         session.commit()  # the failure's audit rows
         raise
     token, device = users.issue_token(session, user=user, device_name=body.device_name)

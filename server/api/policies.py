@@ -86,7 +86,7 @@ def put_policy(
         district_code=code,
         effective_from=effective_from,
         sent=params,
-    )
+    ).row
     session.commit()
     session.refresh(row)
     return _out(row)

@@ -5,11 +5,17 @@ from starlette.staticfiles import StaticFiles
 
 from server.console import (
     account,
+    assignments,
+    audit_pages,
     auth,
     devices,
     exports,
     pages,
+    policy_pages,
     reviews,
+    roster,
+    subsidy_pages,
+    users,
     visit_review,  # the desk: bulk review on the visit log
     visits,
 )
@@ -24,6 +30,9 @@ def install(app: FastAPI) -> None:
     The session middleware it relies on is added in server.main.
     """
     for module in (auth, account, pages, visits, reviews, exports, devices):
+        app.include_router(module.router)
+    # The desk (issue 10): roster, assignments, staff; subsidies, policy, audit.
+    for module in (roster, assignments, users, subsidy_pages, policy_pages, audit_pages):
         app.include_router(module.router)
     app.include_router(visit_review.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

@@ -16,9 +16,10 @@ from server.console.web import (
     signed_out,
 )
 from server.deps import SessionDep, SettingsDep, ThrottleDep, client_address
-from server.errors import ApiError, LoginUnavailable, TooManyAttempts
+from server.errors import LoginUnavailable, TooManyAttempts, status_of
 from server.scope import Scope
 from server.services import audit, console_sessions, signin
+from server.services.errors import DomainError
 from shared.messages import t
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -27,7 +28,7 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 def _is_signed_in(request: Request, session: SessionDep, settings: SettingsDep) -> bool:
     try:
         current_viewer(request, session, settings)
-    except (LoginRequired, ApiError):
+    except (LoginRequired, DomainError):
         return False
     return True
 
@@ -82,9 +83,9 @@ def login(request: Request, form: CsrfForm, session: SessionDep, throttle: Throt
     except (TooManyAttempts, LoginUnavailable) as exc:
         session.commit()  # the refusal's audit row
         return refused(exc.status, exc.message, **exc.headers)
-    except ApiError as exc:
+    except DomainError as exc:
         session.commit()  # the failure's audit rows
-        return refused(exc.status, exc.message)
+        return refused(status_of(exc), exc.message)
     if Scope.of(user).is_staff_in_field:
         audit.record_account(
             session,
@@ -118,7 +119,7 @@ def logout(
     """End the session on the server, then in the browser: a copy of the cookie is worthless."""
     try:
         viewer = current_viewer(request, session, settings)
-    except (LoginRequired, ApiError):
+    except (LoginRequired, DomainError):
         viewer = None
     if viewer is not None:
         console_sessions.end(session, row_id=viewer.session_id, actor=viewer.user.username)

@@ -3,7 +3,7 @@ signing a user out everywhere (every console session and device token)."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from server.console.csrf import CsrfForm
 from server.console.web import ConsoleRoute, Viewer, ViewerDep, flash, render
@@ -32,15 +32,29 @@ def devices(request: Request, viewer: ViewerDep, session: SessionDep) -> Respons
     return render(request, "devices.html", viewer, rows=list(session.exec(query)), limit=LIMIT)
 
 
-@router.post("/devices/{token_id}/revoke")
-def revoke(
-    request: Request, token_id: str, form: CsrfForm, viewer: ViewerDep, session: SessionDep
-) -> Response:
+def _visible_device(session: Session, viewer: Viewer, token_id: str) -> tuple[DeviceToken, User]:
     wanted = int(token_id) if token_id.isdigit() and len(token_id) < 10 else None
     device = session.get(DeviceToken, wanted) if wanted else None
     owner = session.get(User, device.user_id) if device else None
     if device is None or owner is None or not viewer.scope.sees_district(owner.district_code or ""):
         raise ApiError(404, "not_found")
+    return device, owner
+
+
+@router.get("/devices/{token_id}/revoke", response_class=HTMLResponse)
+def confirm_revoke(
+    request: Request, token_id: str, viewer: ViewerDep, session: SessionDep
+) -> Response:
+    """The confirmation before revoking: a page of its own, so it works without JavaScript."""
+    device, owner = _visible_device(session, viewer, token_id)
+    return render(request, "device_revoke.html", viewer, d=device, u=owner)
+
+
+@router.post("/devices/{token_id}/revoke")
+def revoke(
+    request: Request, token_id: str, form: CsrfForm, viewer: ViewerDep, session: SessionDep
+) -> Response:
+    device, owner = _visible_device(session, viewer, token_id)
     users.revoke_token(session, token_id=device.id or 0, actor=viewer.user.username)
     session.commit()
     flash(request, t("console.device_revoked", device=device.device_name, username=owner.username))

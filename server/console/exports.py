@@ -15,10 +15,11 @@ from sqlmodel import Session, col, select
 
 from server.console import lookup, subsidies
 from server.console.subsidies import safe_text, yuan
+from server.console.subsidy_pages import subsidy_approval_cells
 from server.console.web import NO_STORE, ConsoleRoute, Viewer, ViewerDep
 from server.deps import SessionDep
 from server.models import District, Visit
-from server.services import audit
+from server.services import audit, subsidy_approvals
 from shared.messages import t
 from shared.terms import SHANGHAI
 
@@ -122,9 +123,17 @@ def subsidies_xlsx(
 ) -> Response:
     yyyymm, last_day = subsidies.month_or_400(month, lookup.today())
     code = _district_filter(session, viewer, district)
-    rows = subsidies.subsidy_rows(session, viewer.scope, code, yyyymm, last_day)
+    states = subsidy_approvals.month_states(session, viewer.scope, code, yyyymm, last_day)
+    rows = [s.row for s in states]
     label = f"{yyyymm // 100}-{yyyymm % 100:02d}"
-    data = subsidies.workbook(session, rows, label=label, code=code, actor=viewer.scope.username)
+    data = subsidies.workbook(
+        session,
+        rows,
+        label=label,
+        code=code,
+        actor=viewer.scope.username,
+        approvals=subsidy_approval_cells(states),
+    )
     audit.record(
         session,
         actor=viewer.scope.username,

@@ -12,8 +12,9 @@ from server.console.csrf import CsrfForm
 from server.console.visits import detail_page
 from server.console.web import ConsoleRoute, Viewer, ViewerDep, flash
 from server.deps import SessionDep
-from server.errors import ApiError
+from server.errors import status_of
 from server.services import review, review_codes
+from server.services.errors import DomainError
 from shared.domain import ReviewStatus
 from shared.messages import t
 
@@ -25,14 +26,15 @@ def _redisplay(
     viewer: Viewer,
     session: Session,
     visit_id: str,
-    exc: ApiError,
+    exc: DomainError,
     form: dict[str, str],
 ) -> Response:
     session.rollback()  # release the change-counter lock the service took
-    if exc.status in (403, 404):
+    status = status_of(exc)
+    if status in (403, 404):
         raise exc
     return detail_page(
-        request, viewer, session, visit_id, status=exc.status, error=exc.message, form=form
+        request, viewer, session, visit_id, status=status, error=exc.message, form=form
     )
 
 
@@ -57,7 +59,7 @@ def review_visit(
             code=code,
         )
         session.commit()
-    except ApiError as exc:
+    except DomainError as exc:
         back = {"reason": note[:500], "code": code}
         return _redisplay(request, viewer, session, visit_id, exc, back)
     ok = "review.approved_ok" if decision == ReviewStatus.APPROVED else "review.rejected_ok"
@@ -76,7 +78,7 @@ def resolve_flag(
             session, scope=viewer.scope, visit_id=visit_id, code=code, reason=reason
         )
         session.commit()
-    except ApiError as exc:
+    except DomainError as exc:
         form_back = {"flag_reason": reason[:500], "flag_code": code}
         return _redisplay(request, viewer, session, visit_id, exc, form_back)
     flash(request, t("review.flag_resolved_ok", label=t(f"flag.{code}")))

@@ -99,10 +99,24 @@ def subsidy_rows(
     return rows
 
 
+APPROVAL_COLUMNS = ["审批状态", "审批金额（元）", "审批人", "审批时间"]
+# Below the totals, for the paper copy the finance office files.
+SIGNATURE_LINES = ("制表人（签字）：", "区县特教指导中心审核（签字）：", "财务审核（签字）：")
+
+
 def workbook(
-    session: Session, rows: list[dict[str, Any]], *, label: str, code: str | None, actor: str
+    session: Session,
+    rows: list[dict[str, Any]],
+    *,
+    label: str,
+    code: str | None,
+    actor: str,
+    approvals: dict[tuple[str, str], list[Any]] | None = None,
 ) -> bytes:
-    """The XLSX: one row per district and teacher, a total row, and a sheet saying what it is."""
+    """The XLSX: one row per district and teacher, a total row, signature lines, and a sheet
+    saying what it is. ``approvals``: the APPROVAL_COLUMNS cells of each (district, teacher)
+    (server/services/subsidy_approvals.py); a row without any shows 未审批."""
+    approvals = approvals or {}
     districts = dict(session.exec(select(District.code, District.name)).all())
     teachers = dict(
         session.exec(
@@ -114,7 +128,7 @@ def workbook(
     book = Workbook()
     sheet = book.active
     sheet.title = f"交通补助 {label}"
-    sheet.append(SUBSIDY_COLUMNS)
+    sheet.append(SUBSIDY_COLUMNS + APPROVAL_COLUMNS)
     for r in rows:
         sheet.append(
             [
@@ -130,6 +144,7 @@ def workbook(
                 yuan(r["cap_fen"]) if r["cap_fen"] is not None else "不设上限",
                 yuan(r["payable_fen"]),
                 yuan(r["approved_fen"]),
+                *approvals.get((r["district_code"], r["teacher"]), ["未审批", "", "", ""]),
             ]
         )
     total: list[Any] = ["合计", "", "", "", label]
@@ -139,8 +154,13 @@ def workbook(
     total.append(yuan(sum(r["claimed_fen"] for r in rows)))
     total.append("")
     total += [yuan(sum(r[k] for r in rows)) for k in ("payable_fen", "approved_fen")]
+    approved = [cells[1] for cells in approvals.values() if isinstance(cells[1], Decimal)]
+    total += [f"已审批 {len(approved)}/{len(rows)} 人", sum(approved, Decimal(0))]
     sheet.append(total)
     _style(sheet, len(rows))
+    sheet.append([])
+    for signature in SIGNATURE_LINES:
+        sheet.append([signature, "", "", "", "", "", "日期："])
     notes = book.create_sheet("说明")
     for line in (
         ("月份", label),
@@ -148,6 +168,8 @@ def workbook(
         ("导出人", actor),
         ("导出时间", datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M")),
         ("口径", "计入的访问（未被退回、未删除）；月度上限按当月最后一天生效的政策"),
+        ("审批", "审批金额 = 审批时审核通过的访问按上限应发的金额"),
+        ("数据已变化", "审批后该月的访问有新增、审核或删除，审批金额未随之改变"),
     ):
         notes.append(list(line))
     out = io.BytesIO()
@@ -160,10 +182,11 @@ def _style(sheet: Any, n_rows: int) -> None:
         cell.font = Font(bold=True)
     for cell in sheet[n_rows + 2]:
         cell.font = Font(bold=True)
-    for row in sheet.iter_rows(min_row=2, max_row=n_rows + 2, min_col=8, max_col=12):
+    for row in sheet.iter_rows(min_row=2, max_row=n_rows + 2, min_col=8, max_col=14):
         for cell in row:
-            cell.number_format = "0.0" if cell.column == 8 else "#,##0.00"
-    widths = (10, 10, 14, 10, 9, 9, 14, 16, 14, 14, 16, 16)
-    for letter, width in zip("ABCDEFGHIJKL", widths, strict=True):
+            if cell.column != 13:
+                cell.number_format = "0.0" if cell.column == 8 else "#,##0.00"
+    widths = (10, 10, 14, 10, 9, 9, 14, 16, 14, 14, 16, 16, 16, 14, 12, 17)
+    for letter, width in zip("ABCDEFGHIJKLMNOP", widths, strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "A2"

@@ -18,8 +18,8 @@ from sqlmodel import Session, col, or_, select
 
 from server.console import lookup
 from server.console.web import Viewer
-from server.errors import ApiError
 from server.models import School, Student, User, Visit
+from server.services.errors import DomainError
 from shared.domain import EvidenceFlag, ReviewStatus, Role, VisitKind
 from shared.messages import t
 from shared.terms import SHANGHAI, Term
@@ -135,7 +135,7 @@ def _dates(
     term: Term | None = None
     try:
         term = lookup.term_or_400(raw["term"], session, viewer)
-    except ApiError as exc:
+    except DomainError as exc:
         errors.append(exc.message)
         term = lookup.term_or_400("", session, viewer)
     picked: dict[str, date | None] = {}

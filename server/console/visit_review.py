@@ -19,9 +19,10 @@ from server.console.csrf import CsrfForm
 from server.console.visits import list_page
 from server.console.web import ConsoleRoute, ViewerDep, render
 from server.deps import SessionDep
-from server.errors import ApiError
+from server.errors import status_of
 from server.models import Visit
 from server.services import review, review_codes
+from server.services.errors import DomainError
 from shared.messages import t
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -69,13 +70,13 @@ def review_ticked(
                     code=code,
                 )
                 done.append(visit_id)
-            except ApiError as exc:
-                if exc.status in (400, 403):  # the form itself: the same for every visit
+            except DomainError as exc:
+                if status_of(exc) in (400, 403):  # the form itself: the same for every visit
                     raise
                 refused.append((visit_id, exc.message))
         session.commit()
-    except ApiError as exc:
-        return refuse(exc.message, exc.status)
+    except DomainError as exc:
+        return refuse(exc.message, status_of(exc))
     return render(
         request,
         "visits_bulk.html",

@@ -1,8 +1,8 @@
 """What every console page shares: templates, the signed-in viewer, HTML errors, flashes.
 
 The API answers errors as JSON; the console answers them as pages. Console routes use
-``ConsoleRoute``, which turns ``ApiError`` into an HTML page with the same status and Chinese
-message, and a missing or expired sign-in into a redirect to ``/login``.
+``ConsoleRoute``, which turns a ``DomainError`` (``ApiError`` included) into an HTML page with
+the same status and Chinese message, and a missing or expired sign-in into a redirect to ``/login``.
 """
 
 from dataclasses import dataclass
@@ -21,10 +21,11 @@ from sqlmodel import Session
 
 from server.console import csrf
 from server.deps import SessionDep, SettingsDep, client_address
-from server.errors import ApiError
+from server.errors import ApiError, status_of
 from server.models import User
 from server.scope import Scope
 from server.services import audit, console_sessions
+from server.services.errors import DomainError
 from shared.messages import describe_validation_errors, t
 from shared.terms import SHANGHAI
 
@@ -181,8 +182,8 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except LoginRequired:
                 return login_redirect(request)
-            except ApiError as exc:
-                return error_page(request, exc.status, exc.message)
+            except DomainError as exc:
+                return error_page(request, status_of(exc), exc.message)
             except RequestValidationError as exc:
                 detail = describe_validation_errors(list(exc.errors()))
                 return error_page(request, 400, t("invalid_request", detail=detail))

@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from server.errors import ApiError
 from server.models import Assignment, District, School, Student, Visit, VisitTally
 from server.scope import Scope
+from server.services.errors import DomainError
 from server.services.policies import load_versions
 from server.settings import get_settings
 from shared import compliance as rules
@@ -34,7 +34,7 @@ def _term(term_id: str) -> Term:
     try:
         return parse_term(term_id, get_settings().calendar())
     except TermError:
-        raise ApiError(400, "invalid_term") from None
+        raise DomainError("invalid_term") from None
 
 
 def all_reports(session: Session, *, scope: Scope, term_id: str, today: date | None = None) -> dict:
@@ -53,7 +53,7 @@ def district_report(
 ) -> dict:
     term = _term(term_id)
     if not scope.sees_district(district_code) or session.get(District, district_code) is None:
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     return _reports(session, [district_code], term, today)[0]
 
 

@@ -46,11 +46,11 @@ from PIL import Image, ImageOps, JpegImagePlugin
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from server.errors import ApiError
 from server.limits import megabytes
 from server.models import AuditLog, Photo, Visit, VisitPhoto
 from server.scope import Scope
 from server.services import audit
+from server.services.errors import DomainError
 from shared.messages import t
 
 log = logging.getLogger("songjiao.photos")
@@ -78,7 +78,7 @@ class CleanImage:
 def check_name(sha256: str) -> None:
     """A photo name is 64 lowercase hex digits; anything else is 400 ``invalid_request``."""
     if not _NAME.fullmatch(sha256):
-        raise ApiError(400, "invalid_request", detail=t("photo.bad_name"))
+        raise DomainError("invalid_request", detail=t("photo.bad_name"))
 
 
 def path_for(media_dir: Path, sha256: str) -> Path:
@@ -97,14 +97,14 @@ def store(
 ) -> tuple[Photo, bool]:
     """Check, clean and keep one upload; returns the row and whether it is new. Commits.
 
-    Raises ApiError: 413 ``photo_too_large`` / ``image_too_large``, 400 ``hash_mismatch``,
-    415 ``not_an_image``.
+    Raises DomainError: ``photo_too_large`` / ``image_too_large``, ``hash_mismatch``,
+    ``not_an_image``.
     """
     check_name(sha256)
     if len(data) > max_bytes:
-        raise ApiError(413, "photo_too_large", limit=megabytes(max_bytes))
+        raise DomainError("photo_too_large", limit=megabytes(max_bytes))
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise ApiError(400, "hash_mismatch")
+        raise DomainError("hash_mismatch")
     path = path_for(media_dir, sha256)
     existing = session.get(Photo, sha256)
     if existing is not None and path.is_file():
@@ -173,7 +173,7 @@ def holders(session: Session, username: str, hashes: Collection[str]) -> set[str
 def clean(data: bytes, *, max_pixels: int) -> CleanImage:
     """The image to store: ``data`` itself when it carries no metadata, else re-encoded without.
 
-    Raises ApiError 415 ``not_an_image`` or 413 ``image_too_large``.
+    Raises DomainError ``not_an_image`` or ``image_too_large``.
     """
     # Pillow's own bomb warning becomes an error here only. The filter is process-wide state
     # while the block runs, so a concurrent upload may reset it early; safety does not rest on
@@ -189,9 +189,9 @@ def clean(data: bytes, *, max_pixels: int) -> CleanImage:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             found = re.search(r"\((\d+) pixels\)", str(exc))
             pixels = found.group(1) if found else t("photo.over_limit", limit=max_pixels)
-            raise ApiError(413, "image_too_large", pixels=pixels) from None
+            raise DomainError("image_too_large", pixels=pixels) from None
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError):
-            raise ApiError(415, "not_an_image") from None
+            raise DomainError("not_an_image") from None
     with im:
         if _is_bare(im, data):
             return CleanImage(data, *im.size)
@@ -201,8 +201,7 @@ def clean(data: bytes, *, max_pixels: int) -> CleanImage:
 def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
     if width * height > max_pixels:
-        raise ApiError(
-            413,
+        raise DomainError(
             "image_too_large",
             pixels=t("photo.pixels", width=width, height=height, count=width * height),
         )
@@ -284,7 +283,7 @@ def read_for(session: Session, *, scope: Scope, sha256: str, media_dir: Path) ->
     check_name(sha256)
     photo = session.get(Photo, sha256)
     if photo is None:
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     visit = session.exec(
         select(Visit.id, Visit.district_code)
         .join(VisitPhoto, col(VisitPhoto.visit_id) == col(Visit.id))
@@ -293,12 +292,12 @@ def read_for(session: Session, *, scope: Scope, sha256: str, media_dir: Path) ->
         .limit(1)
     ).first()
     if visit is None and photo.uploaded_by != scope.username:
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     try:
         data = path_for(media_dir, sha256).read_bytes()
     except FileNotFoundError:
         log.error("photo %s has a row but no file in %s", sha256, media_dir)
-        raise ApiError(404, "not_found") from None
+        raise DomainError("not_found") from None
     audit.record(
         session,
         actor=scope.username,

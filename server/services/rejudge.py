@@ -11,6 +11,8 @@ The subsidy is not recomputed: it was claimed and perhaps approved under the rul
 the visit arrived, and money already reviewed does not change behind the reviewer's back.
 """
 
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
@@ -43,12 +45,36 @@ _COLUMNS = (
 PAGE = 2_000  # visits judged per round trip: memory stays bounded for a city-wide version
 
 
+@dataclass
+class Rejudged:
+    """What a re-judging did: visits judged, visits whose flags changed, and per flag code
+    how many visits gained or lost it (the console shows these when a version is saved)."""
+
+    judged: int = 0
+    changed: int = 0
+    gained: Counter[str] = field(default_factory=Counter)
+    lost: Counter[str] = field(default_factory=Counter)
+
+
+def visits_to_judge(session: Session, *, district_code: str | None, since: date) -> int:
+    """How many live visits a version for ``district_code`` (None: every district) taking
+    effect on ``since`` would judge again: what the console tells an admin before saving."""
+    table = SQLModel.metadata.tables["visit"]
+    query = sa.select(sa.func.count()).where(
+        table.c.deleted == sa.false(),
+        table.c.started_at >= datetime.combine(since, time.min, SHANGHAI),
+    )
+    if district_code is not None:
+        query = query.where(table.c.district_code == district_code)
+    return int(session.connection().execute(query).scalar_one())
+
+
 def rejudge_visits(
     session: Session, *, versions: list[PolicyVersion], district_code: str | None, since: date
-) -> int:
+) -> Rejudged:
     """Recompute, under ``versions``, the policy-decided flags of live visits from ``since``
     (Asia/Shanghai) on, in ``district_code`` or, for a city-wide version (None), everywhere.
-    Returns how many changed. Reads the visits a page at a time, in id order.
+    Returns what changed. Reads the visits a page at a time, in id order.
     """
     table = SQLModel.metadata.tables["visit"]
     lo = datetime.combine(since, time.min, SHANGHAI)
@@ -57,19 +83,24 @@ def rejudge_visits(
     )
     if district_code is not None:
         query = query.where(table.c.district_code == district_code)
-    changed, after = 0, ""
+    outcome, after = Rejudged(), ""
     while True:  # ends: every page starts after the last id of the one before
         page = query.where(table.c.id > after).order_by(table.c.id).limit(PAGE)
         rows = [dict(row) for row in session.connection().execute(page).mappings()]
         if not rows:
-            return changed
-        changed += _rejudge_page(session, table, versions, rows)
+            return outcome
+        outcome.judged += len(rows)
+        _rejudge_page(session, table, versions, rows, outcome)
         after = rows[-1]["id"]
 
 
 def _rejudge_page(
-    session: Session, table: sa.Table, versions: list[PolicyVersion], rows: list[dict[str, Any]]
-) -> int:
+    session: Session,
+    table: sa.Table,
+    versions: list[PolicyVersion],
+    rows: list[dict[str, Any]],
+    outcome: Rejudged,
+) -> None:
     places = _registered_places(session, rows)
     changed = []
     for row in rows:
@@ -80,6 +111,8 @@ def _rejudge_page(
         flags = sorted(own_flags(facts_, place, policy, row["received_at"]) | kept)
         if flags != list(row["flags"] or ()):
             changed.append({"b_id": row["id"], "flags": flags, "flagged": bool(flags)})
+            outcome.gained.update(set(flags) - set(row["flags"] or ()))
+            outcome.lost.update(set(row["flags"] or ()) - set(flags))
     if changed:
         first = next_seq(session, len(changed))
         for offset, change in enumerate(changed):
@@ -94,7 +127,7 @@ def _rejudge_page(
             ),
             changed,
         )
-    return len(changed)
+    outcome.changed += len(changed)
 
 
 def _registered_places(session: Session, rows: list[dict[str, Any]]) -> dict[str, LatLon]:

@@ -15,10 +15,10 @@ Each decision and resolution is also an entry of the visit's change history
 (services/visit_history.py). A refusal raises before anything is changed, so a caller that
 reviews many visits in one transaction may go on after one is refused.
 
-Callers commit. Errors are ``ApiError``: 403 ``review.admin_read_only`` (anyone but a
-coordinator), 404 ``not_found`` (outside the caller's district or absent), 409
-``record_deleted`` / ``review.visit_changed`` / ``desk.visit_moved``, 400 for a bad decision,
-reason or flag.
+Callers commit. Refusals are ``DomainError``: ``review.admin_read_only`` (anyone but a
+coordinator), ``not_found`` (outside the caller's district or absent), ``record_deleted`` /
+``review.visit_changed`` / ``desk.visit_moved`` / ``desk.visit_reviewed_meanwhile``, and the
+codes of a bad decision, reason or flag.
 """
 
 from datetime import datetime
@@ -26,18 +26,13 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from server.db import lock_changes, next_seq
-from server.errors import ApiError
 from server.models import User, Visit, utcnow
 from server.scope import Scope
 from server.services import audit, visit_history
+from server.services.errors import DomainError
 from shared.domain import ReviewStatus, Role
 from shared.messages import t
 from shared.terms import SHANGHAI
-
-
-def local_text(moment: datetime | None) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else ""
-
 
 REASON_LIMIT = 500  # the column's width
 
@@ -65,11 +60,11 @@ def review_visit(
     """
     _require_reviewer(scope)
     if decision not in (ReviewStatus.APPROVED, ReviewStatus.REJECTED):
-        raise ApiError(400, "review.invalid_decision")
+        raise DomainError("review.invalid_decision")
     reason = _reason(reason, required=decision == ReviewStatus.REJECTED)
     visit = _locked_visit(session, scope, visit_id)
     if seen_version is not None and seen_version != visit.version:
-        raise ApiError(409, "review.visit_changed")
+        raise DomainError("review.visit_changed")
     if seen_seq is not None and seen_seq != visit.seq:
         raise _moved(session, visit)
     visit.review_status = decision
@@ -92,16 +87,17 @@ def review_visit(
     return visit
 
 
-def _moved(session: Session, visit: Visit) -> ApiError:
+def _moved(session: Session, visit: Visit) -> DomainError:
     """The refusal of a review made on an older view of ``visit``, saying how it stands now."""
     if visit.reviewed_by is None:
-        return ApiError(409, "desk.visit_moved")
+        return DomainError("desk.visit_moved")
     who = session.exec(select(User.name).where(User.username == visit.reviewed_by)).first()
-    return ApiError(
-        409,
+    return DomainError(
         "desk.visit_reviewed_meanwhile",
         who=(who or visit.reviewed_by)[:64],
-        when=local_text(visit.reviewed_at),
+        when=visit.reviewed_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        if visit.reviewed_at
+        else "",
         outcome=t(f"review.{visit.review_status}"),
     )
 
@@ -122,7 +118,7 @@ def resolve_flag(
     reason = _reason(reason, required=True, missing="review.flag_reason_required")
     visit = _locked_visit(session, scope, visit_id)
     if code not in (visit.flags or []):
-        raise ApiError(400, "review.flag_not_on_visit", label=t(f"flag.{code}")[:60])
+        raise DomainError("review.flag_not_on_visit", label=t(f"flag.{code}")[:60])
     at = (now or utcnow()).isoformat()
     # A new dict: the JSON column does not notice changes made inside the old one.
     notes = dict(visit.flag_notes or {})
@@ -158,15 +154,15 @@ def _audit(session: Session, scope: Scope, visit: Visit, outcome: str, detail: s
 def _require_reviewer(scope: Scope) -> None:
     # The city's admin reads across districts but does not decide a district's claims.
     if scope.role != Role.COORDINATOR:
-        raise ApiError(403, "review.admin_read_only")
+        raise DomainError("review.admin_read_only")
 
 
 def _reason(reason: str, *, required: bool, missing: str = "review.reason_required") -> str:
     reason = (reason or "").strip()
     if required and not reason:
-        raise ApiError(400, missing)
+        raise DomainError(missing)
     if len(reason) > REASON_LIMIT:
-        raise ApiError(400, "review.reason_too_long", limit=REASON_LIMIT)
+        raise DomainError("review.reason_too_long", limit=REASON_LIMIT)
     return reason
 
 
@@ -178,7 +174,7 @@ def _locked_visit(session: Session, scope: Scope, visit_id: str) -> Visit:
         .execution_options(populate_existing=True)
     ).first()
     if visit is None:
-        raise ApiError(404, "not_found")
+        raise DomainError("not_found")
     if visit.deleted:
-        raise ApiError(409, "record_deleted")
+        raise DomainError("record_deleted")
     return visit

@@ -6,7 +6,7 @@ Chinese label, then the note (「【定位不符】签到点在镇上」). The c
 visit's change history.
 """
 
-from server.errors import ApiError
+from server.services.errors import DomainError
 from shared.domain import ReviewStatus
 from shared.messages import t
 
@@ -29,16 +29,16 @@ def label(code: str) -> str:
 
 
 def reason_text(decision: str, code: str, note: str) -> str:
-    """The review reason for ``code`` and ``note``; 400 for a code that does not fit the
-    decision, or "other" without a note. An empty code leaves the note alone (the reason a
-    rejection needs is then checked by services/review.py)."""
+    """The review reason for ``code`` and ``note``; ``DomainError`` for a code that does not
+    fit the decision, or "other" without a note. An empty code leaves the note alone (the
+    reason a rejection needs is then checked by services/review.py)."""
     note = (note or "").strip()
     if not code:
         return note
     if code not in CODES.get(decision, ()):
-        raise ApiError(400, "desk.reason_code_invalid")
+        raise DomainError("desk.reason_code_invalid")
     if code == OTHER:
         if not note:
-            raise ApiError(400, "desk.reason_note_required")
+            raise DomainError("desk.reason_note_required")
         return note
     return f"【{label(code)}】{note}" if note else f"【{label(code)}】"

@@ -4,8 +4,13 @@ Each row is checked on its own; a bad row is rejected with a Chinese reason and 
 (as Excel shows it) while the good rows beside it are written. Writes go through
 ``services.registry``, which moves ``seq`` only on a real change, so re-importing a file
 reports everything unchanged. One file is one transaction, committed at its end.
+
+``dry_run`` tells what an import would do, row by row, and writes nothing (the console's
+preview); its ``digest`` of every row's outcome lets a later import check that it does exactly
+what was previewed.
 """
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from server.scope import Scope
-from server.services import audit
+from server.services import audit, registry
 from server.services.roster_cells import Cells
 from server.services.roster_parse import KINDS, RosterFileError, Table, peek_kind, read_table
 from server.services.roster_rows import IMPORTERS, ROW_KEYS, RowContext
@@ -34,6 +39,24 @@ class RejectedRow:
 
 
 @dataclass
+class RowOutcome:
+    row: int
+    outcome: str  # added, updated, unchanged, removed or rejected
+    label: str  # the row's id (and name) as written
+    message: str = ""  # why it was rejected
+
+
+# The other rows a file's rows refer to, read ahead in a few queries: (kind, column).
+PRELOADS: dict[str, tuple[tuple[str, str], ...]] = {
+    "districts": (),
+    "schools": (("schools", "school_id"),),
+    "students": (("students", "student_id"), ("schools", "school_id")),
+    "staff": (("schools", "base_school_id"),),
+    "assignments": (("students", "student_id"), ("schools", "school_id")),
+}
+
+
+@dataclass
 class ImportReport:
     kind: str | None = None
     added: int = 0
@@ -43,6 +66,8 @@ class ImportReport:
     rejected: list[RejectedRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # the whole file could not be read; nothing was written
+    digest: str = ""  # SHA-256 of every row's number and outcome, in order
+    rows: list[RowOutcome] | None = None  # each row's outcome, when asked for
 
     @property
     def failed(self) -> bool:
@@ -114,48 +139,101 @@ def import_bytes(session: Session, data: bytes, *, scope: Scope, source: str = "
     nothing is written).
     """
     table = read_table(data, source)
+    return import_table(session, table, scope=scope, source=source)
+
+
+def import_table(
+    session: Session, table: Table, *, scope: Scope, source: str, expect: str | None = None
+) -> ImportReport:
+    """Write ``table``'s good rows, audit and commit: all of it or, on ``RosterFileError``,
+    nothing. With ``expect`` (a dry run's digest), a file whose rows would now come out
+    otherwise than that is not written either (``roster_changed``)."""
     try:
-        return _import_rows(session, table, scope=scope, source=source)
+        report = check_rows(session, table, scope=scope, seq=registry.SeqBlock(session))
+        if expect is not None and report.digest != expect:
+            session.rollback()
+            raise RosterFileError("roster_changed", status=409)
+        _audit(session, report, scope=scope, source=source)
+        session.commit()
     except DBAPIError as exc:
         # Rows are checked before they are written, so this is a race with another writer
         # (two imports of the same new id at once): nothing of the file is kept.
         session.rollback()
         log.warning("roster import of %s not saved", source, exc_info=exc)
         raise RosterFileError("roster_write_failed", status=409) from exc
+    return report
 
 
-def _import_rows(session: Session, table: Table, *, scope: Scope, source: str) -> ImportReport:
+def dry_run(session: Session, table: Table, *, scope: Scope) -> ImportReport:
+    """What importing ``table`` would do, each row's outcome included; writes nothing.
+
+    The rows go through the same checks and registry calls as an import, in a session that
+    never flushes (no write, so no lock on SQLite) and is rolled back at the end.
+    """
+    try:
+        with session.no_autoflush:
+            return check_rows(session, table, scope=scope, seq=lambda: 0, keep_rows=True)
+    finally:
+        session.rollback()
+
+
+def check_rows(
+    session: Session,
+    table: Table,
+    *,
+    scope: Scope,
+    seq: registry.Numbers,
+    keep_rows: bool = False,
+) -> ImportReport:
+    """Check every row of ``table`` and hand the good ones to the registry, in ``session``
+    (not committed, not audited)."""
     report = ImportReport(kind=table.kind, notes=list(table.notes))
-    context = RowContext(session, scope)
+    report.rows = [] if keep_rows else None
+    digest = hashlib.sha256()
+    context = RowContext(session, scope, seq=seq)
+    for kind, column in PRELOADS[table.kind]:
+        context.preload(kind, (values.get(column, "") for _, values in table.rows))
     importer = IMPORTERS[table.kind]
     first_seen: dict[tuple[str, ...], int] = {}
     for number, values in table.rows:
         key = tuple(values.get(c, "") for c in ROW_KEYS[table.kind])
+        message = ""
         if key[0] and key in first_seen:
             shown = " / ".join(filter(None, key))
             message = t("roster.duplicate_id", row=number, id=shown, first=first_seen[key])
-            report.rejected.append(RejectedRow(number, message))
-            continue
-        first_seen.setdefault(key, number)
-        cells = Cells(number, values)
-        outcome = importer(context, cells)
-        if cells.errors or outcome is None:
-            detail = "；".join(dict.fromkeys(cells.errors))
-            message = t("roster.row_invalid", row=number, detail=detail)
+            outcome = "rejected"
+        else:
+            first_seen.setdefault(key, number)
+            cells = Cells(number, values)
+            written = importer(context, cells)
+            if cells.errors or written is None:
+                detail = "；".join(dict.fromkeys(cells.errors))
+                message = t("roster.row_invalid", row=number, detail=detail)
+                outcome = "rejected"
+            else:
+                outcome = written
+        if outcome == "rejected":
             report.rejected.append(RejectedRow(number, message))
         else:
             report.count(outcome)
+        digest.update(f"{number}:{outcome};".encode())
+        if report.rows is not None:
+            label = " ".join(filter(None, (*key, values.get("name", ""))))
+            report.rows.append(RowOutcome(number, outcome, label[:200], message))
     if table.kind == "staff" and report.added:
         report.notes.append(t("roster.note_no_password"))
+    report.digest = digest.hexdigest()
+    return report
+
+
+def _audit(session: Session, report: ImportReport, *, scope: Scope, source: str) -> None:
     audit.record(
         session,
         actor=scope.username,
         action="import",
-        entity=f"roster_{table.kind}",
+        entity=f"roster_{report.kind}",
         entity_id=Path(source).name or "upload",
         district_code=scope.district_code,
         detail=f"added={report.added} updated={report.updated} unchanged={report.unchanged} "
         f"removed={report.removed} rejected={len(report.rejected)}",
     )
-    session.commit()
-    return report

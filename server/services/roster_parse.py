@@ -180,9 +180,11 @@ def detect_kind(names: set[str]) -> str | None:
 
 
 def read_table(data: bytes, name: str = "") -> Table:
-    """Parse a roster file (UTF-8 CSV with or without BOM, or XLSX: first sheet). The format
-    comes from the bytes; ``name`` only makes the message clearer for a broken .xlsx."""
+    """Parse a roster file (CSV in UTF-8, with or without BOM, or GBK/GB18030; or XLSX: first
+    sheet). The format comes from the bytes; ``name`` only makes the message clearer for a
+    broken .xlsx. A CSV read as GB18030 says so in the table's notes."""
     grid = _grid(data, name)
+    encoding_notes = [t("roster.note_gbk")] if csv_encoding(data) == "gb18030" else []
     first: list[str] | None = None
     for _ in range(HEADER_SEARCH):
         number, header = _next_filled(grid)
@@ -191,6 +193,7 @@ def read_table(data: bytes, name: str = "") -> Table:
         first = first or header
         table = _table_from_header(header, number, grid)
         if table is not None:
+            table.notes = encoding_notes + table.notes
             return table
     if first is None:
         raise _unreadable("roster.detail.empty")
@@ -283,14 +286,41 @@ def _grid(data: bytes, name: str) -> Iterator[tuple[int, list[str]]]:
     return _csv_rows(data)
 
 
-def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    if b"\x00" in data:  # UTF-16 exports and binary files; UTF-8 text never holds NUL
+# What a CSV may be written in: UTF-8 (with or without BOM) first, then GB18030, the superset
+# of GBK that Excel on a Chinese Windows writes for "CSV (逗号分隔)". Strict decoding in this
+# order never misreads a UTF-8 file: Chinese text in GBK is almost never valid UTF-8, and the
+# header must still name a roster's columns, so a file in some other encoding (whose bytes
+# GB18030 might turn into other characters) is refused as an unknown header, not imported.
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def decode_csv(data: bytes) -> str:
+    """The text of a CSV file in one of ``ENCODINGS``; ``roster_encoding`` otherwise."""
+    if b"\x00" in data:  # UTF-16 exports and binary files: no encoding above holds NUL
         raise RosterFileError("roster_encoding")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # Never guess (GBK and UTF-8 can both decode some bytes): ask for UTF-8.
-        raise RosterFileError("roster_encoding") from exc
+    for encoding in ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise RosterFileError("roster_encoding")
+
+
+def csv_encoding(data: bytes) -> str | None:
+    """The encoding ``decode_csv`` reads ``data`` in (None for XLSX or an unreadable file)."""
+    if data.startswith(b"PK\x03\x04") or b"\x00" in data:
+        return None
+    for encoding in ENCODINGS:
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return None
+
+
+def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    text = decode_csv(data)
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)

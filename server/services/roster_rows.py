@@ -6,10 +6,10 @@ A coordinator's rows must belong to their district, both as written and as alrea
 row may not move another district's school, child or staff member into theirs).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.models import District, School, Student, User
 from server.scope import Scope
@@ -27,12 +27,55 @@ ROW_KEYS = {
 }
 
 
-class RowContext:
-    """Lookups shared by the rows of one file, and the scope rule for each row."""
+PRELOAD_CHUNK = 500  # ids per IN (...) query: well below every database's parameter limit
 
-    def __init__(self, session: Session, scope: Scope) -> None:
-        self.session, self.scope = session, scope
+
+class RowContext:
+    """Lookups shared by the rows of one file, and the scope rule for each row.
+
+    Districts, schools and students once read are kept here (the session's identity map holds
+    them only weakly, so it would read them again for every row); ``preload`` reads the rows a
+    file names in a few queries. ``seq`` is where the file's change numbers come from.
+    """
+
+    def __init__(self, session: Session, scope: Scope, *, seq: registry.Numbers) -> None:
+        self.session, self.scope, self.seq = session, scope, seq
         self._by_name: dict[str, list[str]] = {}
+        self._districts: dict[str, bool] = {}
+        self._schools: dict[str, School | None] = {}
+        self._students: dict[str, Student | None] = {}
+
+    def preload(self, kind: str, ids: Iterable[str]) -> None:
+        """Read the stored schools or students among ``ids`` (any other kind: nothing)."""
+        known: dict[str, Any]
+        if kind == "schools":
+            model: Any = School
+            known = self._schools
+        elif kind == "students":
+            model, known = Student, self._students
+        else:
+            return
+        wanted = sorted({i for i in ids if i and i not in known})
+        for start in range(0, len(wanted), PRELOAD_CHUNK):
+            chunk = wanted[start : start + PRELOAD_CHUNK]
+            known.update(dict.fromkeys(chunk))
+            stored = self.session.exec(select(model).where(col(model.id).in_(chunk)))
+            known.update((row.id, row) for row in stored)
+
+    def stored_school(self, school_id: str) -> School | None:
+        if school_id not in self._schools:
+            self._schools[school_id] = self.session.get(School, school_id)
+        return self._schools[school_id]
+
+    def stored_student(self, student_id: str) -> Student | None:
+        if student_id not in self._students:
+            self._students[student_id] = self.session.get(Student, student_id)
+        return self._students[student_id]
+
+    def _district_exists(self, code: str) -> bool:
+        if code not in self._districts:
+            self._districts[code] = self.session.get(District, code) is not None
+        return self._districts[code]
 
     def in_scope(self, cells: Cells, code: str | None) -> bool:
         if code is not None and not self.scope.sees_district(code):
@@ -47,7 +90,7 @@ class RowContext:
             cells.fail("roster.required", field=label("district_code"))
             return None
         if value.isdigit() and len(value) == 6:
-            code: str | None = value if self.session.get(District, value) else None
+            code: str | None = value if self._district_exists(value) else None
         else:
             if value not in self._by_name:
                 query = select(District.code).where(District.name == value)
@@ -63,7 +106,7 @@ class RowContext:
         school_id = cells.ident(name)
         if not school_id:
             return None
-        school = self.session.get(School, school_id)
+        school = self.stored_school(school_id)
         if school is None:
             cells.fail("roster.unknown_school", value=school_id)
         elif district is not None and school.district_code != district:
@@ -93,12 +136,12 @@ def _school_row(ctx: RowContext, cells: Cells) -> str | None:
         "lat": cells.number("lat", -90, 90),
         "lon": cells.number("lon", -180, 180),
     }
-    existing = ctx.session.get(School, school_id) if school_id else None
+    existing = ctx.stored_school(school_id) if school_id else None
     if existing is not None:  # a coordinator may not take over another district's school
         ctx.in_scope(cells, existing.district_code)
     if cells.errors:
         return None
-    return registry.upsert_school(ctx.session, id=school_id, **fields)
+    return registry.save_school(ctx.session, existing, id=school_id, seq=ctx.seq, **fields)
 
 
 def _student_row(ctx: RowContext, cells: Cells) -> str | None:
@@ -122,12 +165,12 @@ def _student_row(ctx: RowContext, cells: Cells) -> str | None:
         "certified": cells.flag("certified"),
     }
     fields.update(_student_optional(cells))
-    existing = ctx.session.get(Student, student_id) if student_id else None
+    existing = ctx.stored_student(student_id) if student_id else None
     if existing is not None:
         ctx.in_scope(cells, existing.district_code)
     if cells.errors:
         return None
-    return registry.upsert_student(ctx.session, id=student_id, **fields)
+    return registry.save_student(ctx.session, existing, id=student_id, seq=ctx.seq, **fields)
 
 
 def _student_optional(cells: Cells) -> dict[str, Any]:
@@ -201,11 +244,11 @@ def _assignment_row(ctx: RowContext, cells: Cells) -> str | None:
             cells.fail("roster.assign_role", value=username)
     target: Student | School | None = None
     if student_id:
-        target = ctx.session.get(Student, student_id)
+        target = ctx.stored_student(student_id)
         if target is None:
             cells.fail("roster.unknown_student", value=student_id)
     elif school_id:
-        target = ctx.session.get(School, school_id)
+        target = ctx.stored_school(school_id)
         if target is None:
             cells.fail("roster.unknown_school", value=school_id)
     if (
@@ -223,6 +266,7 @@ def _assignment_row(ctx: RowContext, cells: Cells) -> str | None:
             username=username,
             student_id=student_id or None,
             school_id=school_id or None,
+            seq=ctx.seq,
         )
         return "removed" if gone else "unchanged"
     return registry.upsert_assignment(
@@ -231,6 +275,7 @@ def _assignment_row(ctx: RowContext, cells: Cells) -> str | None:
         student_id=student_id or None,
         school_id=school_id or None,
         district_code=target.district_code,
+        seq=ctx.seq,
     )
 
 

@@ -2,17 +2,18 @@
 
 Every failure, every lock-out and every attempt refused while locked leaves an audit row
 (actor: the username as typed, truncated; never the password). Raises ``TooManyAttempts``
-(429) while locked, ``ApiError(401, "bad_credentials")`` for a wrong password, an unknown or
+(429) while locked, ``DomainError("bad_credentials")`` for a wrong password, an unknown or
 inactive user. The caller commits, also when this raises, so the rows are kept; it records
 the success itself, once it knows what the sign-in made (a device token, a console session).
 """
 
 from sqlmodel import Session, select
 
-from server.errors import ApiError, TooManyAttempts
+from server.errors import TooManyAttempts
 from server.models import User
 from server.security import verify_password
 from server.services import audit
+from server.services.errors import DomainError
 from server.services.throttle import LoginThrottle
 
 USERNAME_KEPT = 64  # what of a typed username is kept in the log (the column's width)
@@ -57,6 +58,6 @@ def authenticate(
         after = throttle.fail(typed, address)
         if after.locked:
             log("lockout", f"by={'+'.join(after.by)} retry_after={after.retry_after}")
-        raise ApiError(401, "bad_credentials")
+        raise DomainError("bad_credentials")
     throttle.succeed(typed)
     return user

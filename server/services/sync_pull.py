@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from server.errors import ApiError
 from server.models import Assignment, Policy, School, Student, Visit
 from server.scope import Scope
 from server.services import audit
+from server.services.errors import DomainError
 from server.services.visits import visit_out
 from shared.domain import Role
 from shared.protocol import Change, PullResponse
@@ -34,7 +34,7 @@ def parse_cursor(cursor: str | None) -> int:
         return 0
     digits = cursor.removeprefix(CURSOR_PREFIX)
     if not cursor.startswith(CURSOR_PREFIX) or not digits.isdigit() or len(digits) > 18:
-        raise ApiError(400, "invalid_request", detail="cursor")
+        raise DomainError("invalid_request", detail="cursor")
     return int(digits)
 
 

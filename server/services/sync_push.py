@@ -39,7 +39,7 @@ from server.db import last_change, lock_changes
 from server.models import Assignment, Policy, School, Student, SyncOp, Visit, VisitPhoto
 from server.scope import Scope
 from server.services.photos import holders
-from server.services.policies import load_versions
+from server.services.policies import versions_as_of
 from server.services.sync_write import WritePlan, write
 from server.services.visits import facts, registered_place, visit_out
 from shared.consent import photographed_children, without_photo_consent
@@ -453,7 +453,7 @@ class _Batch:
         # alone must not let anyone link it, and so read it (services/photos.py, Possession).
         self.photos = holders(s, scope.username, hashes)
         self.linked = set(self._linked())
-        self.policies = load_versions(s)
+        self.policies = versions_as_of(s, reference[_ROSTER.index(Policy)])
         # Neighbours for the evidence flags: this teacher's visits around the batch's days and
         # other visits to the batch's children on those days.
         times = [r.started_at for r in upserts] + [v.started_at for v in existing]

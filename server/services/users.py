@@ -2,10 +2,10 @@
 
 from sqlmodel import Session, select
 
-from server.errors import ApiError
 from server.models import DeviceToken, District, User, utcnow
 from server.security import hash_password, new_token, token_hash
 from server.services import audit
+from server.services.errors import DomainError
 from shared.domain import Role
 
 
@@ -20,12 +20,12 @@ def add_user(
     base_school_id: str | None = None,
 ) -> User:
     if role not in set(Role):
-        raise ApiError(400, "invalid_user", detail=f"role={role}")
+        raise DomainError("invalid_user", detail=f"role={role}")
     if session.exec(select(User).where(User.username == username)).first():
-        raise ApiError(409, "user_exists")
+        raise DomainError("user_exists")
     if district_code and session.get(District, district_code) is None:
         if role != Role.ADMIN:  # an admin sees every district; the code is only a label
-            raise ApiError(400, "invalid_user", detail=f"区县 {district_code} 不存在")
+            raise DomainError("invalid_user", detail=f"区县 {district_code} 不存在")
         district_code = None
     user = User(
         username=username,

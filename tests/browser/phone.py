@@ -135,8 +135,8 @@ class Phone:
         target.click(timeout=WAIT_MS)
 
     def back(self) -> None:
-        """The app bar's back arrow (Flutter names it "Back")."""
-        self.tap("Back")
+        """The app bar's back arrow (Flutter names it from the app's locale: 返回)."""
+        self.tap("返回")
 
     def fill(self, label: str, value: str) -> None:
         field = self.page.get_by_label(label).first

@@ -23,7 +23,7 @@ def at(day: int, month: int = 11, year: int = 2025) -> datetime:
 
 
 def synced(store: Store, record, status: str = "applied") -> None:
-    store.outbox.save_visit(record)
+    store.visit_repo.save_visit(record)
     (op,) = [o for o in store.outbox.next_batch() if o.visit_id == str(record.id)]
     store.outbox.mark_sent([op])
     store.outbox.apply_results([result(op.op_id, status, version=1)])
@@ -31,15 +31,15 @@ def synced(store: Store, record, status: str = "applied") -> None:
 
 def test_sessions_count_local_and_synced_visits_of_the_minimum_length(tmp_path: Path) -> None:
     store = seeded(tmp_path)
-    store.outbox.save_visit(home_record(start=at(3)))  # local, pending
+    store.visit_repo.save_visit(home_record(start=at(3)))  # local, pending
     synced(store, home_record(start=at(5)))  # synced
-    store.outbox.save_visit(home_record(start=at(6), minutes=40))  # too short
+    store.visit_repo.save_visit(home_record(start=at(6), minutes=40))  # too short
     synced(store, home_record(start=at(7)), status="rejected")  # refused by the server
     gone = home_record(start=at(8))
     synced(store, gone)
-    store.outbox.delete_visit(str(gone.id))  # deleted
-    store.outbox.save_visit(home_record(start=at(20, month=10)))  # last month
-    store.outbox.save_draft("draft", "home_teaching", "ST1", {})  # never saved
+    store.visit_repo.delete_visit(str(gone.id))  # deleted
+    store.visit_repo.save_visit(home_record(start=at(20, month=10)))  # last month
+    store.visit_repo.save_draft("draft", "home_teaching", "ST1", {})  # never saved
     rows = {row.student["id"]: row for row in teacher_caseload(store, TODAY)}
     assert set(rows) == {"ST1", "ST2"}
     st1 = rows["ST1"]
@@ -53,7 +53,7 @@ def test_sessions_count_local_and_synced_visits_of_the_minimum_length(tmp_path: 
 
 def test_required_numbers_are_the_shared_rule_and_follow_the_policy(tmp_path: Path) -> None:
     store = seeded(tmp_path, service_sessions_per_month=8, service_min_minutes=30)
-    store.outbox.save_visit(home_record(start=at(3), minutes=40))
+    store.visit_repo.save_visit(home_record(start=at(3), minutes=40))
     (row, _) = teacher_caseload(store, TODAY)
     term = parse_term("2025-1")
     assert row.required == 8 and row.delivered == 1 and row.min_minutes == 30
@@ -78,12 +78,12 @@ def test_next_due_spreads_sessions_over_the_teaching_days() -> None:
 
 def test_itinerant_sees_visits_this_term_against_the_required_number(tmp_path: Path) -> None:
     store = seeded(tmp_path, ITINERANT, itinerant_visits_per_term=3)
-    store.outbox.save_visit(itinerant_record("SC1", started_at=at(3), ended_at=at(3)))
+    store.visit_repo.save_visit(itinerant_record("SC1", started_at=at(3), ended_at=at(3)))
     synced(store, itinerant_record("SC1", started_at=at(10, 9), ended_at=at(10, 9)))
     gone = itinerant_record("SC1", started_at=at(4), ended_at=at(4))
-    store.outbox.save_visit(gone)
-    store.outbox.delete_visit(str(gone.id))
-    store.outbox.save_visit(itinerant_record("SC1", started_at=at(3, 3), ended_at=at(3, 3)))
+    store.visit_repo.save_visit(gone)
+    store.visit_repo.delete_visit(str(gone.id))
+    store.visit_repo.save_visit(itinerant_record("SC1", started_at=at(3, 3), ended_at=at(3, 3)))
     rows = {row.school["id"]: row for row in itinerant_caseload(store, TODAY)}
     assert (rows["SC1"].visits, rows["SC1"].required, rows["SC1"].term) == (2, 3, "2025-1")
     assert not rows["SC1"].covered and rows["SC2"].visits == 0

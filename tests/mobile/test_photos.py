@@ -10,10 +10,12 @@ from PIL import ExifTags, Image
 from mobile.core.photos import (
     MAX_OUTPUT_BYTES,
     MAX_SIDE,
+    THUMB_PX,
     PhotoError,
     prepare,
     prepare_file,
     save_photo,
+    thumbnail,
 )
 from mobile.core.store import Store
 from shared.messages import t
@@ -127,3 +129,17 @@ def test_an_incompressible_photo_is_shrunk_until_it_fits() -> None:
     photo = prepare(out.getvalue())
     assert len(photo.data) <= MAX_OUTPUT_BYTES
     assert photo.width < 1600
+
+
+def test_a_thumbnail_is_a_small_jpeg_of_the_stored_photo(camera_jpeg: bytes) -> None:
+    stored = prepare(camera_jpeg)
+    thumb = thumbnail(stored.data)
+    with Image.open(io.BytesIO(thumb)) as image:
+        assert image.format == "JPEG" and max(image.size) == THUMB_PX
+        assert image.size[1] > image.size[0]  # upright, as stored
+    assert len(thumb) < len(stored.data) / 5
+
+
+def test_a_thumbnail_of_a_damaged_file_is_refused_in_chinese() -> None:
+    with pytest.raises(PhotoError, match=t("not_an_image")):
+        thumbnail(b"\xff\xd8 not a whole jpeg")

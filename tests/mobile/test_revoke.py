@@ -100,7 +100,7 @@ def test_resume_finishes_a_sign_out_the_app_was_killed_in(
 ) -> None:
     secrets, store = MemorySecrets(), Store(tmp_path)
     asyncio.run(sign_in(store, secrets, server.url, world.teacher, PASSWORD))
-    store.outbox.save_visit(home_record(world.student))
+    store.visit_repo.save_visit(home_record(world.student))
     token = secrets.values[TOKEN_KEY]
     asyncio.run(revoke.queue(secrets, server.url, token))  # killed right after this step
     assert asyncio.run(resume(store, secrets)) is None

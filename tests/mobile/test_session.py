@@ -30,7 +30,7 @@ def test_sign_in_resume_offline_and_sign_out(
     again = asyncio.run(resume(later, secrets))
     assert again is not None and again.token == token and again.base == server.url
     assert later.student(world.student) is not None
-    later.outbox.save_visit(home_record(world.student))
+    later.visit_repo.save_visit(home_record(world.student))
     offline = type(again)(later, f"http://127.0.0.1:{free_port()}", token)
     assert not offline.sync().ok and later.pending_counts().records == 1
 
@@ -45,7 +45,7 @@ def test_resume_without_a_token_asks_for_sign_in_and_keeps_the_data(
     secrets = MemorySecrets()
     store = Store(tmp_path)
     asyncio.run(sign_in(store, secrets, server.url, world.teacher, PASSWORD))
-    store.outbox.save_visit(home_record(world.student))
+    store.visit_repo.save_visit(home_record(world.student))
     secrets.values.clear()  # secure storage lost, or another browser on the web app
     assert asyncio.run(resume(store, secrets)) is None  # the sign-in screen, not the caseload
     assert store.user() is not None and store.pending_counts().records == 1  # nothing lost

@@ -1,14 +1,9 @@
 """The local store: where it lives, what survives a restart, what sign-out leaves behind."""
 
-import sqlite3
 from datetime import date
 from pathlib import Path
 
-import pytest
-
-from mobile.core.models import VisitState
-from mobile.core.store import DB_NAME, Store, StoreError, data_dir
-from shared.messages import t
+from mobile.core.store import DB_NAME, Store, data_dir
 from tests.mobile.helpers import ITINERANT, TEACHER, change, home_record, seeded, student
 
 
@@ -22,61 +17,6 @@ def test_data_dir_prefers_songjiao_then_flet_then_var(monkeypatch, tmp_path: Pat
     assert data_dir() == tmp_path / "sj"
     with Store() as store:
         assert store.path == tmp_path / "sj" / DB_NAME
-
-
-def test_store_is_wal_and_migrated_once(tmp_path: Path) -> None:
-    Store(tmp_path).close()
-    Store(tmp_path).close()  # the second open applies nothing and breaks nothing
-    db = sqlite3.connect(tmp_path / DB_NAME)
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-
-
-def test_store_from_a_newer_app_is_refused(tmp_path: Path) -> None:
-    Store(tmp_path).close()
-    db = sqlite3.connect(tmp_path / DB_NAME)
-    db.execute("PRAGMA user_version = 99")
-    db.commit()
-    db.close()
-    with pytest.raises(StoreError, match=t("mobile.store_newer")):
-        Store(tmp_path)
-
-
-def test_draft_survives_the_process_being_killed(tmp_path: Path) -> None:
-    store = seeded(tmp_path)
-    store.outbox.save_draft("v1", "home_teaching", "ST1", {"content": "认识颜"})
-    # No close(): a killed process never closes. A new Store is a new launch.
-    again = Store(tmp_path)
-    (draft,) = again.drafts()
-    assert draft.id == "v1" and draft.state == VisitState.DRAFT
-    assert draft.draft == {"content": "认识颜"}
-    assert again.outbox.ops() == []  # a draft is not queued
-
-
-def test_saved_visit_and_its_op_survive_restart(tmp_path: Path) -> None:
-    store = seeded(tmp_path)
-    record = home_record()
-    store.outbox.save_draft(str(record.id), "home_teaching", "ST1", {"content": "x"})
-    store.outbox.save_visit(record)
-    again = Store(tmp_path)
-    visit = again.visit(str(record.id))
-    assert visit is not None and visit.state == VisitState.PENDING
-    assert visit.draft is None and visit.record["content"] == record.content
-    (op,) = again.outbox.ops()
-    assert op.visit_id == str(record.id) and op.type == "visit.upsert" and not op.sent
-
-
-def test_visit_and_op_are_written_in_one_transaction(tmp_path: Path) -> None:
-    store = seeded(tmp_path)
-    # Make the outbox insert fail inside save_visit: the visit row must not remain either.
-    store._db.execute(
-        "CREATE TEMP TRIGGER no_ops BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'x'); END"
-    )
-    record = home_record()
-    with pytest.raises(sqlite3.IntegrityError):
-        store.outbox.save_visit(record)
-    assert store.visit(str(record.id)) is None
-    assert store.outbox.ops() == []
 
 
 def test_pull_page_and_cursor_apply_together(tmp_path: Path) -> None:
@@ -131,8 +71,8 @@ def test_pending_counts_visits_and_their_photos(tmp_path: Path) -> None:
     store = seeded(tmp_path)
     store.add_photo("d" * 64, b"1")
     store.add_photo("e" * 64, b"2")  # in no visit: not waiting
-    store.outbox.save_visit(home_record(photos=["d" * 64]))
-    store.outbox.save_visit(home_record())
+    store.visit_repo.save_visit(home_record(photos=["d" * 64]))
+    store.visit_repo.save_visit(home_record())
     counts = store.pending_counts()
     assert (counts.records, counts.photos, counts.total) == (2, 1, 3)
     store.mark_photo_uploaded("d" * 64)
@@ -143,7 +83,7 @@ def test_sign_out_wipes_rows_and_photo_files_but_keeps_server_address(tmp_path: 
     store = seeded(tmp_path)
     store.set_server_url("http://127.0.0.1:8000")
     store.add_photo("f" * 64, b"child photo")
-    store.outbox.save_visit(home_record(photos=["f" * 64]))
+    store.visit_repo.save_visit(home_record(photos=["f" * 64]))
     store.sign_out()
     assert store.user() is None and store.cursor() is None
     assert store.students() == [] and store.visits() == [] and store.outbox.ops() == []

@@ -96,7 +96,7 @@ def record_visit(client: SyncClient, kind: str, subject: str, with_photo: bool =
     now = datetime.now(UTC).replace(microsecond=0)
     here = asyncio.run(FakeLocation.at(30.30, 120.10, 15).locate())
     form.start(now - timedelta(minutes=75), here)
-    store.outbox.save_draft(form.id, kind, subject, form.to_dict())
+    store.visit_repo.save_draft(form.id, kind, subject, form.to_dict())
     if kind == "home_teaching":
         form.content = "认识颜色：红、黄、蓝"
     else:
@@ -106,12 +106,12 @@ def record_visit(client: SyncClient, kind: str, subject: str, with_photo: bool =
         assert picture is not None
         form.photos.append(save_photo(store, picture).sha256)
     form.finish(now, here)
-    store.outbox.save_draft(form.id, kind, subject, form.to_dict())
+    store.visit_repo.save_draft(form.id, kind, subject, form.to_dict())
     subject_row = store.student(subject) if kind == "home_teaching" else store.school(subject)
     result = check(form, now=now, subject=subject_row)
     assert result.ok, result.errors
     assert result.record is not None
-    store.outbox.save_visit(result.record)
+    store.visit_repo.save_visit(result.record)
     return form.id
 
 
@@ -165,13 +165,43 @@ def test_offline_day_reaches_the_server_exactly_once(
     assert len(server_visits(factory, username)) == 1
 
 
+def test_tap_instants_and_a_corrected_time_reach_the_server_and_come_back(
+    world: World, factory: Factory, server: LiveServer, tmp_path: Path
+) -> None:
+    client = signed_in(tmp_path / "phone", server.url, world.teacher)
+    store = client.store
+    tapped = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=4)
+    here = asyncio.run(FakeLocation.at(30.30, 120.10, 15).locate())
+    form = VisitForm.new("home_teaching", world.student)
+    form.start(tapped, here)
+    form.finish(tapped + timedelta(minutes=70), here)
+    form.started_at = (tapped - timedelta(minutes=90)).isoformat()  # the teacher corrects it
+    form.content = "认识颜色"
+    result = check(form, now=tapped + timedelta(hours=1), subject=store.student(world.student))
+    assert result.record is not None
+    store.visit_repo.save_visit(result.record)
+    (op,) = store.outbox.ops()
+    assert datetime.fromisoformat(op.body["check_in"]["at"]) == tapped  # what the outbox sends
+    assert client.sync().ok
+    (stored,) = server_visits(factory, world.teacher)
+    assert datetime.fromisoformat(stored.record["check_in"]["at"]) == tapped
+    assert datetime.fromisoformat(stored.record["started_at"]) == tapped - timedelta(minutes=90)
+    # Another phone of the same teacher pulls the visit: the correction is still visible.
+    other = signed_in(tmp_path / "other", server.url, world.teacher)
+    pulled = other.store.visit(str(result.record.id))
+    assert pulled is not None
+    again = VisitForm.from_visit(pulled)
+    assert datetime.fromisoformat(again.corrected("started_at") or "") == tapped
+    assert again.corrected("ended_at") is None
+
+
 def test_lost_push_response_still_gives_one_visit(
     world: World, factory: Factory, server: LiveServer, tmp_path: Path
 ) -> None:
     with FaultyProxy(server.url) as proxy:
         client = signed_in(tmp_path, proxy.url, world.teacher)
         record = home_record(world.student)
-        client.store.outbox.save_visit(record)
+        client.store.visit_repo.save_visit(record)
         proxy.arm("drop_response", "POST", "/api/v1/sync/push")
         lost = client.sync()
         assert not lost.ok and lost.error == t("mobile.offline")
@@ -179,7 +209,9 @@ def test_lost_push_response_still_gives_one_visit(
         (op,) = client.store.outbox.ops()
         assert op.sent and op.attempts == 1
         # The teacher edits while the answer is lost: the edit queues behind the sent op.
-        client.store.outbox.save_visit(record.model_copy(update={"content": "补充：会指认黄色"}))
+        client.store.visit_repo.save_visit(
+            record.model_copy(update={"content": "补充：会指认黄色"})
+        )
         report = client.sync()
     assert report.ok and report.synced == 2, report
     (stored,) = server_visits(factory, world.teacher)
@@ -212,7 +244,7 @@ def test_server_errors_and_garbage_lose_nothing(
 ) -> None:
     client = signed_in(tmp_path, server.url, world.teacher)
     record = home_record(world.student)
-    client.store.outbox.save_visit(record)
+    client.store.visit_repo.save_visit(record)
     with failing_server(500) as url:
         broken = SyncClient(client.store, url, client.token)
         report = broken.sync()
@@ -235,7 +267,7 @@ def test_revoked_token_asks_for_sign_in_and_loses_nothing(
 ) -> None:
     client = signed_in(tmp_path, server.url, world.teacher)
     record = home_record(world.student)
-    client.store.outbox.save_visit(record)
+    client.store.visit_repo.save_visit(record)
     devices = world.c.get("/devices").json()
     (mine,) = [d for d in devices if d["device_name"] == client.device_name]
     assert world.c.post(f"/devices/{mine['id']}/revoke").status_code == 200
@@ -255,11 +287,11 @@ def test_conflict_keeps_both_versions_until_the_teacher_chooses(
 ) -> None:
     client = signed_in(tmp_path, server.url, world.teacher)
     record = home_record(world.student)
-    client.store.outbox.save_visit(record)
+    client.store.visit_repo.save_visit(record)
     assert client.sync().ok
     other = record.model_dump(mode="json") | {"content": "第二版（另一台手机）"}
     assert world.t.push(upsert(other, base_version=1))[0]["status"] == "applied"
-    client.store.outbox.save_visit(record.model_copy(update={"content": "本机的改动"}))
+    client.store.visit_repo.save_visit(record.model_copy(update={"content": "本机的改动"}))
     report = client.sync()
     assert report.ok and report.conflicts == 1
     visit = client.store.visit(str(record.id))
@@ -267,7 +299,7 @@ def test_conflict_keeps_both_versions_until_the_teacher_chooses(
     assert visit.record["content"] == "本机的改动"
     assert visit.server_record["content"] == "第二版（另一台手机）"
     assert visit.status_text == "有冲突"
-    client.store.outbox.resolve_conflict(str(record.id), "mine")
+    client.store.visit_repo.resolve_conflict(str(record.id), "mine")
     assert client.sync().ok
     (stored,) = server_visits(factory, world.teacher)
     assert stored.version == 3 and stored.record["content"] == "本机的改动"
@@ -279,7 +311,7 @@ def test_review_results_and_deletions_come_back_to_the_phone(
     client = signed_in(tmp_path, server.url, world.teacher)
     kept, dropped = home_record(world.student), home_record(world.student)
     for record in (kept, dropped):
-        client.store.outbox.save_visit(record)
+        client.store.visit_repo.save_visit(record)
     assert client.sync().ok
     with factory.session() as s:
         coordinator = s.exec(select(User).where(User.username == world.coordinator)).one()
@@ -305,7 +337,7 @@ def test_refused_record_shows_the_servers_reason(
 ) -> None:
     client = signed_in(tmp_path, server.url, world.teacher)
     stranger = home_record("ST-not-mine")
-    client.store.outbox.save_visit(stranger)
+    client.store.visit_repo.save_visit(stranger)
     report = client.sync()
     assert report.ok and report.rejected == 1
     visit = client.store.visit(str(stranger.id))
@@ -339,7 +371,7 @@ def test_sign_in_failures_are_explained(world: World, server: LiveServer, tmp_pa
     client.login(world.teacher, PASSWORD)
     assert client.store.user().base_school_id == world.special_school
     assert client.store.server_url() == server.url
-    client.store.outbox.save_visit(home_record(world.student))
+    client.store.visit_repo.save_visit(home_record(world.student))
     with pytest.raises(SyncError, match="未同步"):
         client.login(world.itinerant, PASSWORD)  # would wipe the teacher's unsent record
     assert client.store.user().username == world.teacher
@@ -353,7 +385,7 @@ def test_photo_is_never_sent_twice(
     assert client.sync().ok
     sha = client.store.visits()[0].record["photos"][0]
     # A second visit with the same photo: the record goes, the photo does not.
-    client.store.outbox.save_visit(
+    client.store.visit_repo.save_visit(
         home_record(world.student, photos=[sha], start=datetime.now(UTC) - timedelta(days=1))
     )
     http = client.http
@@ -375,7 +407,7 @@ def test_a_broken_local_photo_holds_only_its_own_visit(
     sha = client.store.visit(broken).record["photos"][0]
     client.store.photo_file(sha).write_bytes(b"flipped bits on a failing SD card")
     fine = home_record(world.student, start=datetime.now(UTC) - timedelta(days=1))
-    client.store.outbox.save_visit(fine)
+    client.store.visit_repo.save_visit(fine)
     report = client.sync()
     assert report.ok and report.synced == 1 and report.photos_uploaded == 0
     assert report.photo_errors == [t("mobile.photo_upload_failed", message=t("hash_mismatch"))]

@@ -90,7 +90,7 @@ def test_month_total_applies_the_monthly_cap(tmp_path: Path) -> None:
     store = seeded(tmp_path, monthly_cap_fen=30_000)
     start = datetime(2025, 11, 3, 2, tzinfo=UTC)
     for day in range(3):
-        store.outbox.save_visit(home_record(start=start + timedelta(days=day)))
+        store.visit_repo.save_visit(home_record(start=start + timedelta(days=day)))
     total = month_subsidy(store, 202511, today=date(2025, 11, 20))
     assert (total.uncapped_fen, total.claimed_fen, total.cap_fen) == (36_000, 30_000, 30_000)
     assert total.approved_fen == 0 and total.visits == 3
@@ -100,7 +100,7 @@ def test_month_total_applies_the_monthly_cap(tmp_path: Path) -> None:
 def test_synced_visit_counts_the_servers_figure(tmp_path: Path) -> None:
     store = seeded(tmp_path)
     record = home_record(start=datetime(2025, 11, 3, 2, tzinfo=UTC))
-    store.outbox.save_visit(record)
+    store.visit_repo.save_visit(record)
     (op,) = store.outbox.next_batch()
     store.outbox.mark_sent([op])
     store.outbox.apply_results([result(op.op_id, "applied", version=1)])
@@ -139,7 +139,7 @@ def test_preview_matches_what_the_server_computes(
     ]
     previews = {}
     for record in records:
-        store.outbox.save_visit(record)
+        store.visit_repo.save_visit(record)
         previews[str(record.id)] = preview_record(store, record.model_dump(mode="json"))
     report = client.sync()
     assert report.ok and report.synced == 2, report

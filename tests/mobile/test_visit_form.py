@@ -40,10 +40,11 @@ def test_empty_required_fields_are_named_in_chinese() -> None:
     result = check(form, now=NOW, subject=HOME)
     assert result.record is None
     assert result.errors == {
-        "started_at": t("mobile.form.not_checked_in"),
-        "ended_at": t("mobile.form.not_checked_out"),
+        "started_at": t("mobile.form.not_checked_in"),  # 结束 is not on screen yet
         "content": "请填写教学内容",
     }
+    form.start(NOW, LocationResult(LocationStatus.UNAVAILABLE))
+    assert check(form, now=NOW, subject=HOME).errors["ended_at"] == "请点“结束”记录结束时间"
     itinerant = VisitForm.new(VisitKind.ITINERANT, "SC1")
     itinerant.started_at = itinerant.ended_at = NOW.isoformat()
     errors = check(itinerant, now=NOW, subject=school("SC1")).errors
@@ -101,6 +102,22 @@ def test_five_kilometre_accuracy_is_allowed_and_warned() -> None:
     result = check(filled_home_form(accuracy=5000), now=NOW, subject=HOME)
     assert result.ok
     assert result.warnings == [t("mobile.warn.low_accuracy", accuracy=5000, limit=100)]
+
+
+def test_a_check_in_far_from_the_registered_home_is_warned_before_saving() -> None:
+    form = filled_home_form()
+    form.check_in = {"lat": 29.70 + 0.334, "lon": 119.10, "accuracy_m": 15.0}
+    result = check(form, now=NOW, subject=HOME)
+    assert result.ok
+    assert result.warnings == [
+        t("mobile.warn.outside_geofence", place="登记住址", distance="37.0 公里", limit=500)
+    ]
+    # The district's geofence decides, not a number on the phone.
+    wide = PolicyParams(geofence_m=50_000)
+    assert check(form, now=NOW, subject=HOME, policy=wide).warnings == []
+    # A home with no registered place cannot be compared: nothing to warn.
+    unplaced = {**HOME, "home_lat": None, "home_lon": None}
+    assert check(form, now=NOW, subject=unplaced).warnings == []
 
 
 def test_short_session_is_warned_that_it_does_not_count() -> None:
@@ -179,3 +196,61 @@ def test_form_round_trips_through_a_draft_and_a_saved_record() -> None:
     assert edited.id == str(record.id) and edited.content == record.content
     rebuilt = check(edited, now=record.ended_at, subject=HOME)
     assert isinstance(rebuilt, FormCheck) and rebuilt.record == record
+
+
+def _saved(record_json: dict) -> LocalVisit:
+    return LocalVisit(
+        id=record_json["id"],
+        kind=VisitKind.HOME_TEACHING,
+        subject_id="ST1",
+        state=VisitState.PENDING,
+        deleted=False,
+        started_at=datetime.fromisoformat(record_json["started_at"]),
+        month=202511,
+        record=record_json,
+        draft=None,
+        server_version=None,
+    )
+
+
+def test_a_corrected_time_keeps_the_taps_instant_beside_it() -> None:
+    form = filled_home_form(minutes=96)  # 开始 tapped at 08:24, 结束 at 10:00 (UTC)
+    tapped_in, tapped_out = form.check_in_at, form.check_out_at
+    assert tapped_in == form.started_at and form.corrected("started_at") is None
+    form.started_at = (NOW - timedelta(minutes=200)).isoformat()  # typed: 06:40
+    assert form.corrected("started_at") == tapped_in and form.check_in_at == tapped_in
+    assert form.corrected("ended_at") is None
+    record = check(form, now=NOW, subject=HOME).record
+    assert record is not None
+    assert record.started_at == NOW - timedelta(minutes=200)
+    assert record.check_in.at == datetime.fromisoformat(tapped_in)
+    assert record.check_out.at == datetime.fromisoformat(tapped_out)
+    # Saved, then opened again for an edit (or after the app was killed): both times are there.
+    again = VisitForm.from_visit(_saved(record.model_dump(mode="json")))
+    assert datetime.fromisoformat(again.check_in_at) == record.check_in.at
+    assert again.check_in == {"lat": 29.70, "lon": 119.10, "accuracy_m": 12.0}
+    assert again.corrected("started_at") is not None
+    assert check(again, now=NOW, subject=HOME).record == record
+
+
+def test_the_same_minute_typed_again_is_no_correction() -> None:
+    form = filled_home_form()
+    tapped = datetime.fromisoformat(form.check_in_at).replace(second=37)
+    form.check_in_at = tapped.isoformat()
+    form.started_at = tapped.replace(second=0).isoformat()  # the field shows minutes only
+    assert form.corrected("started_at") is None
+
+
+def test_a_tap_on_a_clock_outside_the_window_is_left_out_of_the_record() -> None:
+    form = filled_home_form()
+    form.check_in_at = "1970-01-01T08:00:00+08:00"  # the phone's clock had reset at the tap
+    record = check(form, now=NOW, subject=HOME).record
+    assert record is not None and record.check_in.at is None  # the corrected times still save
+    assert "at" not in record.model_dump(mode="json")["check_in"]
+
+
+def test_a_record_from_a_contract_client_has_no_tap_instants() -> None:
+    record = home_record()
+    assert record.check_in is None or record.check_in.at is None
+    form = VisitForm.from_visit(_saved(record.model_dump(mode="json")))
+    assert form.check_in_at is None and form.corrected("started_at") is None

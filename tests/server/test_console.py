@@ -576,9 +576,11 @@ def test_subsidies_xlsx_totals_match_the_visits(
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     header = rows[0]
     assert header[:4] == ["区县代码", "区县", "教师账号", "教师姓名"]
-    data = {r[2]: dict(zip(header, r, strict=True)) for r in rows[1:-1]}
-    total = dict(zip(header, rows[-1], strict=True))
-    assert total["区县代码"] == "合计"
+    # Below the total row come the signature lines for the finance office.
+    (total_at,) = [i for i, r in enumerate(rows) if r[0] == "合计"]
+    data = {r[2]: dict(zip(header, r, strict=True)) for r in rows[1:total_at]}
+    total = dict(zip(header, rows[total_at], strict=True))
+    assert any(str(r[0]).startswith("财务审核") for r in rows[total_at + 1 :] if r[0])
     with factory.session() as s:
         visits = s.exec(
             select(Visit).where(
@@ -637,11 +639,12 @@ def test_revoking_a_device_logs_that_phone_out(
     assert phone.get("/sync/pull").status_code == 200
     page = coord.get("/devices")
     assert "丢失的手机" in page.text
-    forms = [f for f in forms_of(page.text) if f["action"] and f["action"].endswith("/revoke")]
-    assert forms and all(f["fields"]["csrf_token"] == "hidden" for f in forms)
-    token_id = re.search(r'丢失的手机</td>.*?action="/devices/(\d+)/revoke"', page.text, re.S)
+    # The list links to a confirmation page; its form posts the revocation.
+    token_id = re.search(r'丢失的手机</td>.*?href="/devices/(\d+)/revoke"', page.text, re.S)
     assert token_id is not None
     path = f"/devices/{token_id.group(1)}/revoke"
+    forms = [f for f in forms_of(coord.get(path).text) if (f["action"] or "").endswith("/revoke")]
+    assert forms and all(f["fields"]["csrf_token"] == "hidden" for f in forms)
     assert coord.post(path, {}, csrf=False).status_code == 403
     assert phone.get("/sync/pull").status_code == 200
     response = coord.post(path, {})

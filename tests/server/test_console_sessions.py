@@ -72,7 +72,7 @@ def test_cookie_replayed_after_logout_opens_nothing_and_changes_nothing(
     assert result["status"] == "applied", result
     phone = factory.login(world.teacher, device="被撤销的手机")
     page = coord.get("/devices")
-    token_id = re.search(r'被撤销的手机</td>.*?action="/devices/(\d+)/revoke"', page.text, re.S)
+    token_id = re.search(r'被撤销的手机</td>.*?href="/devices/(\d+)/revoke"', page.text, re.S)
     assert token_id is not None
     pages = [
         "/dashboard",

@@ -244,21 +244,24 @@ def test_bom_csv_with_chinese_headers_lands_for_the_coordinator(factory: Factory
 # --- files that cannot be read -------------------------------------------------------------
 
 
-def test_gbk_file_is_refused_with_a_csv_utf8_hint(
+def test_gbk_file_from_excel_is_read_as_gb18030_by_api_and_cli(
     server: LiveServer, factory: Factory, tmp_path: Path
 ) -> None:
+    """Excel on a Chinese Windows saves "CSV (逗号分隔)" in GBK: it imports, and says so."""
     district = factory.district()
-    school = uid("SC")
+    school, other = uid("SC"), uid("SC")
     header = "学校编号,学校名称,区县代码,学校类型,纬度,经度"
-    text = f"{header}\n{school},千岛湖小学,{district},普通,29,119\n"
-    data = text.encode("gbk")
     admin = manager(factory, "admin", None)
-    assert "CSV UTF-8" in refused(upload(admin, "gbk.csv", data), "roster_encoding")
+    data = f"{header}\n{school},千岛湖小学,{district},普通,29,119\n".encode("gbk")
+    report = ok(upload(admin, "gbk.csv", data))
+    assert report["added"] == 1 and any("GBK" in n for n in report["notes"])
+    data = f"{header}\n{other},汾口镇中心小学,{district},普通,29,119\n".encode("gb18030")
     result = server.cli("roster", "import", write(tmp_path, "gbk.csv", data))
-    assert result.returncode == 1
-    assert "CSV UTF-8" in result.stdout and "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "GBK" in result.stdout
     with factory.session() as s:
-        assert s.get(School, school) is None
+        assert s.get(School, school).name == "千岛湖小学"
+        assert s.get(School, other).name == "汾口镇中心小学"
 
 
 def test_missing_columns_refuse_the_whole_file(factory: Factory) -> None:

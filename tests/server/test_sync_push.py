@@ -235,6 +235,30 @@ def test_tombstone_answers_conflict_to_any_other_version_and_to_a_delete(world: 
         assert result["server_record"]["version"] == 2
 
 
+def test_check_in_and_out_may_carry_the_taps_instant_or_not(world: World) -> None:
+    """``Position.at`` is optional: a contract client's {lat, lon, accuracy_m} is as valid as
+    the phone's record with the instants of its taps, and neither gains a key it did not send."""
+    plain = home_visit(world.student)
+    tapped = plain["started_at"]
+    timed = home_visit(world.student, start=datetime.fromisoformat(tapped) + timedelta(hours=1))
+    timed["check_in"] = {**timed["check_in"], "at": tapped}  # started_at corrected by an hour
+    timed["check_out"] = {**timed["check_out"], "at": timed["ended_at"]}
+    plain_op = upsert(plain)
+    results = world.t.push(plain_op, upsert(timed))
+    assert [r["status"] for r in results] == ["applied", "applied"], results
+    changes = world.t.get("/sync/pull").json()["changes"]
+    pulled = {c["id"]: c["record"] for c in changes if c["entity"] == "visit"}
+    assert "at" not in pulled[plain["id"]]["check_in"]
+    assert datetime.fromisoformat(pulled[timed["id"]]["check_in"]["at"]) == datetime.fromisoformat(
+        tapped
+    )
+    assert world.t.push(plain_op)[0]["status"] == "duplicate"  # its meaning hashes as before
+    bad = home_visit(world.student)
+    bad["check_in"] = {**bad["check_in"], "at": "1970-01-01T00:00:00Z"}
+    (refused,) = world.t.push(upsert(bad))
+    assert refused["status"] == "rejected" and refused["error"]["code"] == "invalid_record"
+
+
 def test_resent_op_with_the_same_meaning_in_other_json_is_duplicate(world: World) -> None:
     record = home_visit(world.student, accuracy=15.0)
     op = upsert(record)

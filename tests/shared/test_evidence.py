@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.evidence import VisitFacts, visit_flags
+from shared.evidence import VisitFacts, check_in_flags, own_flags, visit_flags
 from shared.policy import PolicyParams
 
 NOW = datetime(2025, 10, 20, 12, tzinfo=UTC)
@@ -43,6 +43,25 @@ def test_each_flag() -> None:
     assert flags(visit(photos=0)) == ["no_photo"]
     assert flags(visit(start=NOW + timedelta(days=365))) == ["future_time"]
     assert flags(visit(start=NOW - timedelta(days=400))) == ["stale_time"]
+
+
+def test_check_in_flags_judge_the_position_alone() -> None:
+    policy = PolicyParams(geofence_m=500, max_accuracy_m=100)
+    assert check_in_flags((30.30, 120.10, 10.0), HOME, policy) == set()
+    assert check_in_flags(None, HOME, policy) == {"no_gps"}
+    far_and_vague = (30.63, 120.10, 150.0)  # some 37 km north, 150 m accuracy
+    assert check_in_flags(far_and_vague, HOME, policy) == {"outside_geofence", "low_accuracy"}
+    assert check_in_flags(far_and_vague, None, policy) == {"low_accuracy"}  # nothing to compare
+    assert check_in_flags((30.32, 120.10, 10.0), HOME, PolicyParams(geofence_m=5000)) == set()
+
+
+def test_own_flags_include_the_check_in_flags() -> None:
+    far = visit(check_in=(30.63, 120.10, 150.0), photos=0)
+    assert own_flags(far, HOME, PolicyParams(), NOW) == {
+        "outside_geofence",
+        "low_accuracy",
+        "no_photo",
+    }
 
 
 def test_overlap_and_same_day_are_mutual() -> None:

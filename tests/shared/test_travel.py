@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.policy import PolicyParams, SubsidyMode
-from shared.travel import distance_m, round_trip_m, visit_subsidy_fen, within_m
+from shared.travel import distance_m, round_trip_m, subsidy_terms, visit_subsidy_fen, within_m
 
 lat = st.floats(-89.9, 89.9)
 lon = st.floats(-179.9, 179.9)
@@ -30,6 +30,21 @@ def test_per_km_with_road_factor() -> None:
     )
     # 50 km round trip x 1.3 = 65 km x 80 fen = 5200 fen
     assert visit_subsidy_fen(50_000, policy, "t1") == 5200
+
+
+def test_the_terms_tell_the_rule_that_made_the_amount() -> None:
+    policy = PolicyParams(
+        subsidy_mode=SubsidyMode.PER_KM,
+        fen_per_km=80,
+        road_factor=Decimal("1.3"),
+        monthly_cap_fen=30_000,
+    )
+    terms = subsidy_terms(19_920, policy, "t1")  # 19.92 km x 1.3 x 0.80 = 20.7168 yuan
+    assert (terms.trip_fen, terms.amount_fen, terms.party) == (2072, 2072, 1)
+    assert terms.road_factor == Decimal("1.3") and terms.monthly_cap_fen == 30_000
+    shared = subsidy_terms(19_920, policy, "t1", ["t2", "t3"])
+    assert (shared.trip_fen, shared.party, shared.amount_fen) == (2072, 3, 692)  # odd fen: t1
+    assert subsidy_terms(19_920, policy, "t2", ["t1", "t3"]).amount_fen == 690
 
 
 def test_flat_per_visit() -> None:

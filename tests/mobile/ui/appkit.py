@@ -11,17 +11,22 @@ from typing import Any
 from PIL import Image
 
 from mobile.core.devices import TOKEN_KEY, FakeLocation, FakePhotoSource, Location, MemorySecrets
-from mobile.core.models import User
+from mobile.core.models import User, VisitState
 from mobile.core.store import Store
 from mobile.ui.devices import Devices
 from mobile.ui.shell import FieldApp
 from mobile.ui.state import china_now
+from shared.messages import t
 from shared.terms import SHANGHAI
 from tests.mobile.helpers import TEACHER, seeded
 from tests.mobile.ui.harness import FakeClient, run_app
 
 NOWHERE = "http://127.0.0.1:9"  # nothing listens: the server is unreachable
 HOME = (29.70, 119.10)  # ST1's registered home in tests.mobile.helpers
+# The visit form's controls, by their accessible names.
+START = "开始"
+END = "结束"
+SAVE = "保存记录"
 
 
 def run(coro: Coroutine[Any, Any, Any], timeout: float = 90) -> Any:
@@ -92,3 +97,25 @@ def jpeg(width: int = 800, height: int = 600) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+async def begin_home_visit(ui: FakeClient, name: str = "张小明") -> str:
+    await ui.click(f"开始送教：{name}")
+    assert ui.route().startswith("/visit/")
+    return ui.route().removeprefix("/visit/")
+
+
+async def saved_home_visit(store: Store, tmp_path: Path) -> str:
+    """A visit recorded through the screens (offline), returning its id."""
+    clock = Clock()
+    async with field_app(store, clock=clock, photos=[]) as (ui, app):
+        visit_id = await begin_home_visit(ui)
+        await ui.click(START)
+        await ui.type("教学内容", "认识颜色：红、黄、蓝")
+        clock.advance(70)
+        await ui.click(END)
+        await ui.click(SAVE)
+        await ui.click(t("ui.visit.save_anyway"))  # no photo
+        assert store.visit(visit_id).state == VisitState.PENDING
+    await asyncio.sleep(0)
+    return visit_id

@@ -279,6 +279,13 @@ class FakeClient(Connection):
     def has_text(self, fragment: str) -> bool:
         return any(fragment in text for text in self.texts())
 
+    def text_node(self, fragment: str) -> Node:
+        """The visible ``Text`` showing ``fragment`` (to read its colour, say)."""
+        for node, _ in self.visible():
+            if node.get("_c") == "Text" and fragment in str(node.get("value") or ""):
+                return node
+        raise UiError(f"no text {fragment!r} on {self.route()}")
+
     def find(self, label: str, *, kind: str | None = None, exact: bool = False) -> list[Node]:
         hits = []
         for node, disabled in self.visible():
@@ -369,6 +376,8 @@ def label_of(node: Node) -> str | None:
         value = node.get(key)
         if isinstance(value, str) and value:
             return value
+        if isinstance(value, dict) and isinstance(value.get("semantics_label"), str):
+            return value["semantics_label"]  # what a screen reader says instead of the text
         if isinstance(value, dict) and isinstance(value.get("value"), str):
             return value["value"]
     if node.get("_c") == "Text" and isinstance(node.get("value"), str):

@@ -29,11 +29,11 @@ async def sign_in(ui: FakeClient, server: str, username: str, password: str = PA
 async def record_home_visit(ui: FakeClient, clock: Clock, name: str = "张小明") -> str:
     await ui.click(f"开始送教：{name}")
     visit_id = ui.route().removeprefix("/visit/")
-    await ui.click("开始：记录签到时间和位置")
+    await ui.click("开始")
     await ui.type("教学内容", "认识颜色：红、黄、蓝")
     await ui.click("拍照")
     clock.advance(70)
-    await ui.click("结束：记录签退时间和位置")
+    await ui.click("结束")
     await ui.click(SAVE)
     assert ui.route() == "/", ui.texts()
     return visit_id

@@ -198,7 +198,7 @@ def test_the_old_shared_store_with_unsynced_records_is_pointed_out_not_taken(
     assert legacy_store_note(tmp_path) is None  # a fresh install
     store = seeded(tmp_path)
     assert legacy_store_note(tmp_path) is None  # nothing waiting: nothing to say
-    store.outbox.save_visit(home_record("ST1"))
+    store.visit_repo.save_visit(home_record("ST1"))
     store.close()
     note = legacy_store_note(tmp_path)
     assert note is not None and "1 条记录尚未同步" in note

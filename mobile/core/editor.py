@@ -10,23 +10,16 @@ from datetime import date, datetime
 from typing import Any
 
 from mobile.core.devices import LocationResult
-from mobile.core.models import LocalVisit, VisitState
+from mobile.core.models import Clock, LocalVisit, VisitState
 from mobile.core.photos import PhotoError, PreparedPhoto, save_photo
 from mobile.core.store import Store
 from mobile.core.trip import TripPreview, preview_form
 from mobile.core.visit_form import FormCheck, VisitForm, check, without_consent
-from mobile.ui.state import Clock
 from shared.domain import VisitKind
 from shared.messages import t
 from shared.policy import PolicyParams
 from shared.protocol import VisitRecord
 from shared.terms import local_date
-
-# Fields a teacher types into, by kind (the check tells which are required).
-TEXT_FIELDS = {
-    VisitKind.HOME_TEACHING: ("content", "student_response", "guardian_guidance"),
-    VisitKind.ITINERANT: ("findings",),
-}
 
 
 class VisitEditor:
@@ -45,6 +38,20 @@ class VisitEditor:
         editor = cls(store, VisitForm.new(kind, subject_id), clock=clock, saved=False)
         await editor.persist()
         return editor
+
+    @classmethod
+    async def start_for(
+        cls, store: Store, kind: VisitKind | str, subject_id: str, *, clock: Clock
+    ) -> "VisitEditor":
+        """开始送教 / 开始指导: the child's (or school's) open draft if there is one, continued,
+        else a new visit. One open draft per child or school: a second tap never starts a
+        second half-recorded visit beside the first."""
+        found = await asyncio.to_thread(open_draft, store, kind, subject_id)
+        if found is not None:
+            editor = cls.load(store, found.id, clock=clock)
+            if editor is not None:
+                return editor
+        return await cls.create(store, kind, subject_id, clock=clock)
 
     @classmethod
     def load(cls, store: Store, visit_id: str, *, clock: Clock) -> "VisitEditor | None":
@@ -111,17 +118,7 @@ class VisitEditor:
 
     def is_blank(self) -> bool:
         """Nothing recorded yet: leaving the screen drops the draft rather than keep clutter."""
-        f = self.form
-        return not (
-            f.started_at
-            or f.ended_at
-            or f.photos
-            or f.iep_goals
-            or f.purposes
-            or f.students_seen
-            or f.recommendations
-            or any(getattr(f, name).strip() for name in TEXT_FIELDS[self.kind])
-        )
+        return self.form.is_blank()
 
     # -- changes ----------------------------------------------------------------------------
 
@@ -130,19 +127,20 @@ class VisitEditor:
         async with self._lock:
             snapshot = self.form.to_dict()
             await asyncio.to_thread(
-                self.store.outbox.save_draft,
+                self.store.visit_repo.save_draft,
                 self.form.id,
                 self.form.kind,
                 self.form.subject_id,
                 snapshot,
             )
 
-    async def start(self, where: LocationResult) -> None:
-        self.form.start(self.clock(), where)
+    async def start(self, where: LocationResult, *, tapped: datetime | None = None) -> None:
+        """开始 at ``tapped`` (the device's instant at the tap, before the wait for a fix)."""
+        self.form.start(tapped or self.clock(), where)
         await self.persist()
 
-    async def finish(self, where: LocationResult) -> None:
-        self.form.finish(self.clock(), where)
+    async def finish(self, where: LocationResult, *, tapped: datetime | None = None) -> None:
+        self.form.finish(tapped or self.clock(), where)
         await self.persist()
 
     async def set_value(self, name: str, value: Any) -> None:
@@ -198,10 +196,36 @@ class VisitEditor:
     async def save(self, record: VisitRecord) -> LocalVisit:
         """结束/保存: the record and its sync op in one transaction (``StoreError`` on refusal)."""
         async with self._lock:
-            visit = await asyncio.to_thread(self.store.outbox.save_visit, record)
+            visit = await asyncio.to_thread(self.store.visit_repo.save_visit, record)
         self.saved = True
         return visit
 
     async def discard(self) -> None:
         async with self._lock:
-            await asyncio.to_thread(self.store.outbox.discard_draft, self.form.id)
+            await asyncio.to_thread(self.store.visit_repo.discard_draft, self.form.id)
+
+
+def open_draft(store: Store, kind: VisitKind | str, subject_id: str) -> LocalVisit | None:
+    """The visit of ``kind`` for ``subject_id`` begun on this phone and never saved (the first,
+    should an older app version have left several)."""
+    drafts = [
+        v
+        for v in store.drafts()
+        if v.state == VisitState.DRAFT and v.kind == kind and v.subject_id == subject_id
+    ]
+    return drafts[0] if drafts else None
+
+
+def discard_blank_drafts(store: Store) -> int:
+    """Drop never-saved drafts holding nothing (a form opened and the app killed before
+    anything was entered); how many. A form still open elsewhere writes its draft again on its
+    next change."""
+    blank = [
+        v.id
+        for v in store.drafts()
+        if v.state == VisitState.DRAFT and v.draft is not None
+        if VisitForm.from_dict(v.draft).is_blank()
+    ]
+    for visit_id in blank:
+        store.visit_repo.discard_draft(visit_id)
+    return len(blank)

@@ -5,8 +5,8 @@ or delete, with the record and the server's judgement as they were), and the coo
 reviews and flag notes, so the console can show who changed what and when. Visits stored
 before it have no history for their earlier versions: it was never kept.
 
-Revision ID: 0007_visit_history
-Revises: 0005
+Revision ID: 0008_visit_history
+Revises: 0007_roster_upload
 Create Date: 2026-12-02
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0007_visit_history"
-down_revision: str | None = "0005"
+revision: str = "0008_visit_history"
+down_revision: str | None = "0007_roster_upload"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
