@@ -140,6 +140,11 @@ STATUS: dict[str, int] = {
     "image_too_large": 413,
     "photo_too_large": 413,
     "not_an_image": 415,
+    # the desk's visit review (server/services/review.py, review_codes.py)
+    "desk.reason_code_invalid": 400,
+    "desk.reason_note_required": 400,
+    "desk.visit_moved": 409,
+    "desk.visit_reviewed_meanwhile": 409,
 }
 
 

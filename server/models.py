@@ -344,3 +344,29 @@ class SubsidyApproval(SQLModel, table=True):
     revoked_by: str | None = Field(default=None, max_length=64)
     revoked_at: datetime | None = _dt(nullable=True)
     revoke_reason: str = Field(default="", max_length=500)
+
+
+# -- Visit change history (console desk: /visits/{id}) ---------------------------------------
+
+
+class VisitVersion(SQLModel, table=True):
+    """One entry of a visit's change history; rows are only ever added.
+
+    A push that applies an upsert or a delete adds the version it makes (``upsert`` /
+    ``delete``, with ``snapshot`` holding what that version says: the record and the server's
+    judgement of it), written with the visit itself (services/sync_write.py). A coordinator's
+    review or flag note adds a ``review`` / ``resolve_flag`` entry for the version it was made
+    on (services/review.py). Visits stored before this table existed have no entries for their
+    earlier versions.
+    """
+
+    __tablename__ = "visit_version"
+    __table_args__ = (sa.Index("ix_visit_version_visit", "visit_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: str = Field(max_length=36)
+    version: int
+    action: str = Field(max_length=16)
+    actor: str = Field(max_length=64)
+    at: datetime = _dt()
+    device_id: int | None = Field(default=None)  # the pushing device's token, as in audit_log
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))

@@ -49,12 +49,7 @@ def own_flags(
 ) -> set[str]:
     """The flags ``visit`` earns alone under ``policy``: none of ``PAIR_FLAGS``."""
     flags = check_in_flags(visit.check_in, registered_place, policy)
-    minimum = (
-        policy.service_min_minutes
-        if visit.kind == VisitKind.HOME_TEACHING
-        else policy.itinerant_min_minutes
-    )
-    if visit.ended_at - visit.started_at < timedelta(minutes=minimum):
+    if visit.ended_at - visit.started_at < timedelta(minutes=minimum_minutes(visit.kind, policy)):
         flags.add(EvidenceFlag.SHORT_DURATION)
     if visit.photo_count == 0:
         flags.add(EvidenceFlag.NO_PHOTO)
@@ -118,3 +113,10 @@ def pair_flags(visit: VisitFacts, neighbours: Iterable[VisitFacts]) -> set[str]:
 
 def _overlap(a: VisitFacts, b: VisitFacts) -> bool:
     return a.started_at < b.ended_at and b.started_at < a.ended_at
+
+
+def minimum_minutes(kind: str, policy: PolicyParams) -> int:
+    """The shortest visit of ``kind`` that ``policy`` does not flag ``short_duration``."""
+    if kind == VisitKind.HOME_TEACHING:
+        return policy.service_min_minutes
+    return policy.itinerant_min_minutes

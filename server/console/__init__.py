@@ -16,6 +16,7 @@ from server.console import (
     roster,
     subsidy_pages,
     users,
+    visit_review,  # the desk: bulk review on the visit log
     visits,
 )
 from server.console.web import SESSION_HOURS, STATIC
@@ -33,4 +34,5 @@ def install(app: FastAPI) -> None:
     # The desk (issue 10): roster, assignments, staff; subsidies, policy, audit.
     for module in (roster, assignments, users, subsidy_pages, policy_pages, audit_pages):
         app.include_router(module.router)
+    app.include_router(visit_review.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

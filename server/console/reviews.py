@@ -13,7 +13,7 @@ from server.console.visits import detail_page
 from server.console.web import ConsoleRoute, Viewer, ViewerDep, flash
 from server.deps import SessionDep
 from server.errors import status_of
-from server.services import review
+from server.services import review, review_codes
 from server.services.errors import DomainError
 from shared.domain import ReviewStatus
 from shared.messages import t
@@ -43,20 +43,25 @@ def review_visit(
     request: Request, visit_id: str, form: CsrfForm, viewer: ViewerDep, session: SessionDep
 ) -> Response:
     decision = str(form.get("decision") or "")
-    reason = str(form.get("reason") or "")
+    note = str(form.get("reason") or "")
+    code = str(form.get("code") or "")[:40]
     version = str(form.get("version") or "")
+    seq = str(form.get("seq") or "")
     try:
         review.review_visit(
             session,
             scope=viewer.scope,
             visit_id=visit_id,
             decision=decision,
-            reason=reason,
+            reason=review_codes.reason_text(decision, code, note),
             seen_version=int(version) if version.isdigit() and len(version) < 10 else None,
+            seen_seq=int(seq) if seq.isdigit() and len(seq) < 19 else None,
+            code=code,
         )
         session.commit()
     except DomainError as exc:
-        return _redisplay(request, viewer, session, visit_id, exc, {"reason": reason[:500]})
+        back = {"reason": note[:500], "code": code}
+        return _redisplay(request, viewer, session, visit_id, exc, back)
     ok = "review.approved_ok" if decision == ReviewStatus.APPROVED else "review.rejected_ok"
     flash(request, t(ok))
     return RedirectResponse(f"/visits/{visit_id}", status_code=303)

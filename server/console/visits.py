@@ -3,99 +3,29 @@
 Opening a visit or one of its photos is a read of a child's record: each writes an audit row.
 """
 
-import math
 import re
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, func, select
 
-from server.console import lookup
+from server.console import lookup, visit_filters
 from server.console.web import NO_STORE, ConsoleRoute, Viewer, ViewerDep, render
 from server.deps import SessionDep, SettingsDep
 from server.errors import ApiError
 from server.models import District, School, Student, User, Visit
-from server.services import audit
+from server.services import audit, flag_reasons, review_codes, visit_history
 from server.services.photos import content_type, path_for
 from server.services.visits import registered_place
 from server.settings import get_settings
-from shared.domain import ReviewStatus, Role, VisitKind
+from shared.domain import Role
 from shared.messages import t
-from shared.terms import Term
 from shared.travel import distance_m
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
-PAGE_SIZE = 50
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-@dataclass(frozen=True)
-class VisitFilter:
-    term: Term
-    district: str
-    kind: str
-    teacher: str
-    status: str
-    flagged: bool
-    page: int
-
-    def params(self, **changes: Any) -> str:
-        values = {
-            "term": self.term.id,
-            "district": self.district,
-            "kind": self.kind,
-            "teacher": self.teacher,
-            "status": self.status,
-            "flagged": "1" if self.flagged else "",
-            "page": self.page,
-        } | changes
-        return urlencode({k: v for k, v in values.items() if v not in ("", None, 1)})
-
-
-def _filter(session: Session, viewer: Viewer, query: dict[str, str]) -> VisitFilter:
-    kind, status = query.get("kind", ""), query.get("status", "")
-    if kind and kind not in set(VisitKind):
-        raise ApiError(400, "console.invalid_filter", detail="类型")
-    if status and status not in set(ReviewStatus):
-        raise ApiError(400, "console.invalid_filter", detail="审核状态")
-    district = query.get("district", "").strip()
-    if district:
-        lookup.visible_district(session, viewer, district)  # another district: 404
-    page = query.get("page", "1")
-    return VisitFilter(
-        term=lookup.term_or_400(query.get("term", ""), session, viewer),
-        district=district,
-        kind=kind,
-        teacher=query.get("teacher", "").strip()[:64],
-        status=status,
-        flagged=query.get("flagged", "") in ("1", "on", "true"),
-        page=int(page) if page.isdigit() and len(page) < 7 else 1,
-    )
-
-
-def _conditions(viewer: Viewer, f: VisitFilter) -> list[Any]:
-    lo, hi = f.term.utc_bounds()
-    conds: list[Any] = [
-        viewer.scope.visits(),
-        col(Visit.deleted).is_(False),
-        col(Visit.started_at) >= lo,
-        col(Visit.started_at) < hi,
-    ]
-    if f.district:
-        conds.append(Visit.district_code == f.district)
-    if f.kind:
-        conds.append(Visit.kind == f.kind)
-    if f.teacher:
-        conds.append(Visit.teacher == f.teacher)
-    if f.status:
-        conds.append(Visit.review_status == f.status)
-    if f.flagged:
-        conds.append(col(Visit.flagged).is_(True))
-    return conds
 
 
 def _staff(session: Session, viewer: Viewer, district: str) -> list[User]:
@@ -114,20 +44,36 @@ def flag_rows(visit: Visit) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/visits", response_class=HTMLResponse)
-def visit_list(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    f = _filter(session, viewer, dict(request.query_params))
-    conds = _conditions(viewer, f)
-    total = session.exec(select(func.count()).select_from(Visit).where(*conds)).one()
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(f.page, pages)
-    visits = session.exec(
-        select(Visit)
-        .where(*conds)
-        .order_by(col(Visit.started_at).desc(), col(Visit.id))
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    ).all()
+def may_review(viewer: Viewer) -> bool:
+    return viewer.scope.role == Role.COORDINATOR
+
+
+def list_page(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    query: dict[str, str],
+    *,
+    status: int = 200,
+    **extra: Any,
+) -> Response:
+    """The log for ``query``; refused filters answer 400 with their messages and no rows."""
+    f = visit_filters.parse(session, viewer, query)
+    total, page, pages, visits = 0, 1, 1, []
+    if not f.errors:
+        conds = visit_filters.conditions(viewer, f)
+        total = session.exec(select(func.count()).select_from(Visit).where(*conds)).one()
+        pages = visit_filters.page_count(total)
+        page = min(f.page, pages)
+        visits = list(
+            session.exec(
+                select(Visit)
+                .where(*conds)
+                .order_by(col(Visit.started_at).desc(), col(Visit.id))
+                .offset((page - 1) * visit_filters.PAGE_SIZE)
+                .limit(visit_filters.PAGE_SIZE)
+            ).all()
+        )
     students = lookup.student_names(session, (v.student_id for v in visits))
     schools = lookup.school_names(session, (v.school_id for v in visits))
     staff = _staff(session, viewer, f.district)
@@ -146,21 +92,30 @@ def visit_list(request: Request, viewer: ViewerDep, session: SessionDep) -> Resp
         }
         for v in visits
     ]
+    f = visit_filters.with_page(f, page)
     return render(
         request,
         "visits.html",
         viewer,
+        status=400 if f.errors else status,
         f=f,
-        terms=lookup.term_choices(f.term.id),
         districts=lookup.districts_for(session, viewer) if viewer.is_admin else [],
         staff=staff,
+        flag_choices=visit_filters.FLAG_CHOICES,
+        reason_codes=review_codes.CODES,
         rows=rows,
         total=total,
         page=page,
         pages=pages,
-        prev_link=f.params(page=page - 1) if page > 1 else None,
-        next_link=f.params(page=page + 1) if page < pages else None,
+        page_numbers=visit_filters.page_numbers(page, pages),
+        may_review=may_review(viewer),
+        **extra,
     )
+
+
+@router.get("/visits", response_class=HTMLResponse)
+def visit_list(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    return list_page(request, viewer, session, dict(request.query_params))
 
 
 def visible_visit(session: Session, viewer: Viewer, visit_id: str) -> Visit:
@@ -182,7 +137,8 @@ def detail_page(
     error: str = "",
     form: dict[str, str] | None = None,
 ) -> Response:
-    """The visit in full, with its review and flag forms; audited as a view. Commits."""
+    """The visit in full: its positions, each flag explained, photos, change history, and its
+    review and flag forms; audited as a view. Commits."""
     visit = visible_visit(session, viewer, visit_id)
     record = visit.record or {}
     media = get_settings().media_dir
@@ -190,15 +146,27 @@ def detail_page(
         {"sha": sha, "present": path_for(media, sha).is_file()}
         for sha in dict.fromkeys(record.get("photos") or [])
     ]
+    subject: Student | School | None = (
+        session.get(Student, visit.student_id)
+        if visit.student_id
+        else session.get(School, visit.school_id or "")
+    )
+    explained = flag_reasons.explain(session, viewer.scope, visit, subject)
+    partners = [p for e in explained for p in e.partners]
     seen = record.get("students_seen") or []
-    students = lookup.student_names(session, [visit.student_id, *seen])
-    schools = lookup.school_names(session, [visit.school_id])
+    students = lookup.student_names(
+        session, [visit.student_id, *seen, *(p.student_id for p in partners)]
+    )
+    schools = lookup.school_names(session, [visit.school_id, *(p.school_id for p in partners)])
+    history = visit_history.entries(session, visit, students | schools)
     people = lookup.user_names(
         session,
         [
             visit.teacher,
             visit.reviewed_by,
             *(n.get("by") for n in (visit.flag_notes or {}).values()),
+            *(e.actor for e in history.entries),
+            *(p.teacher for p in partners),
         ],
     )
     audit.record(
@@ -211,6 +179,7 @@ def detail_page(
         detail=f"kind={visit.kind} student={visit.student_id or ''} school={visit.school_id or ''}",
     )
     session.commit()
+    place = registered_place(subject) if subject else None
     return render(
         request,
         "visit.html",
@@ -220,32 +189,27 @@ def detail_page(
         rec=record,
         subject=students.get(visit.student_id or "") or schools.get(visit.school_id or ""),
         district=session.get(District, visit.district_code),
-        check_in_off_m=_check_in_offset(session, visit),
+        # The page shows these distances, never the registered home position itself.
+        offsets={key: _offset(record.get(key), place) for key in ("check_in", "check_out")},
+        place_label=t("desk.place.home" if isinstance(subject, Student) else "desk.place.school"),
         seen=[students.get(s, s) for s in seen],
+        names=students | schools,
         people=people,
-        flags=flag_rows(visit),
+        flags=explained,
+        history=history,
         photos=photos,
-        may_review=viewer.scope.role == Role.COORDINATOR and not visit.deleted,
+        reason_codes=review_codes.CODES,
+        may_review=may_review(viewer) and not visit.deleted,
         error=error,
         form=form or {},
     )
 
 
-def _check_in_offset(session: Session, visit: Visit) -> int | None:
-    """Metres between the check-in and the registered home or school, to judge a geofence flag.
-
-    The page shows this distance, never the registered home position itself.
-    """
-    check_in = (visit.record or {}).get("check_in")
-    subject = (
-        session.get(Student, visit.student_id)
-        if visit.student_id
-        else session.get(School, visit.school_id or "")
-    )
-    place = registered_place(subject) if subject else None
-    if not check_in or place is None:
+def _offset(position: dict[str, Any] | None, place: tuple[float, float] | None) -> int | None:
+    """Metres between a check-in or check-out and the registered home or school."""
+    if not position or place is None:
         return None
-    return distance_m((check_in["lat"], check_in["lon"]), place)
+    return distance_m((position["lat"], position["lon"]), place)
 
 
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)

@@ -11,9 +11,14 @@ version the coordinator looked at, so an edit that arrived in between is not app
 Every decision and resolution leaves an audit row in the same transaction (the reviewer, the
 visit, the outcome), so a decision is never stored without its row.
 
+Each decision and resolution is also an entry of the visit's change history
+(services/visit_history.py). A refusal raises before anything is changed, so a caller that
+reviews many visits in one transaction may go on after one is refused.
+
 Callers commit. Refusals are ``DomainError``: ``review.admin_read_only`` (anyone but a
 coordinator), ``not_found`` (outside the caller's district or absent), ``record_deleted`` /
-``review.visit_changed``, and the codes of a bad decision, reason or flag.
+``review.visit_changed`` / ``desk.visit_moved`` / ``desk.visit_reviewed_meanwhile``, and the
+codes of a bad decision, reason or flag.
 """
 
 from datetime import datetime
@@ -21,12 +26,13 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from server.db import lock_changes, next_seq
-from server.models import Visit, utcnow
+from server.models import User, Visit, utcnow
 from server.scope import Scope
-from server.services import audit
+from server.services import audit, visit_history
 from server.services.errors import DomainError
 from shared.domain import ReviewStatus, Role
 from shared.messages import t
+from shared.terms import SHANGHAI
 
 REASON_LIMIT = 500  # the column's width
 
@@ -39,12 +45,18 @@ def review_visit(
     decision: str,
     reason: str = "",
     seen_version: int | None = None,
+    seen_seq: int | None = None,
+    code: str = "",
     now: datetime | None = None,
 ) -> Visit:
     """Approve or reject ``visit_id``; a rejection needs a reason and stops the visit counting.
 
     ``seen_version``: the version the reviewer was shown; when the teacher has edited since,
     409 ``review.visit_changed`` and nothing changes. None skips the check.
+    ``seen_seq``: the visit's ``seq`` when the reviewer was shown it; when anything moved it
+    since (another review, a flag note, flags judged again), 409 ``desk.visit_moved`` saying
+    how the visit stands now, and nothing changes. None skips the check.
+    ``code``: the reason code the reviewer chose (services/review_codes.py), kept in the history.
     """
     _require_reviewer(scope)
     if decision not in (ReviewStatus.APPROVED, ReviewStatus.REJECTED):
@@ -53,6 +65,8 @@ def review_visit(
     visit = _locked_visit(session, scope, visit_id)
     if seen_version is not None and seen_version != visit.version:
         raise DomainError("review.visit_changed")
+    if seen_seq is not None and seen_seq != visit.seq:
+        raise _moved(session, visit)
     visit.review_status = decision
     visit.review_reason = reason
     visit.reviewed_by = scope.username
@@ -61,8 +75,31 @@ def review_visit(
     visit.seq = next_seq(session)
     session.add(visit)
     _audit(session, scope, visit, decision, f"version={visit.version} reason={reason}")
+    visit_history.record_review(
+        session,
+        visit,
+        actor=scope.username,
+        action=visit_history.REVIEW,
+        detail={"decision": decision, "code": code[:40], "reason": reason},
+        now=visit.reviewed_at,
+    )
     session.flush()
     return visit
+
+
+def _moved(session: Session, visit: Visit) -> DomainError:
+    """The refusal of a review made on an older view of ``visit``, saying how it stands now."""
+    if visit.reviewed_by is None:
+        return DomainError("desk.visit_moved")
+    who = session.exec(select(User.name).where(User.username == visit.reviewed_by)).first()
+    return DomainError(
+        "desk.visit_reviewed_meanwhile",
+        who=(who or visit.reviewed_by)[:64],
+        when=visit.reviewed_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        if visit.reviewed_at
+        else "",
+        outcome=t(f"review.{visit.review_status}"),
+    )
 
 
 def resolve_flag(
@@ -90,6 +127,14 @@ def resolve_flag(
     visit.seq = next_seq(session)
     session.add(visit)
     _audit(session, scope, visit, "resolve_flag", f"flag={code} reason={reason}")
+    visit_history.record_review(
+        session,
+        visit,
+        actor=scope.username,
+        action=visit_history.RESOLVE_FLAG,
+        detail={"code": code, "reason": reason},
+        now=now,
+    )
     session.flush()
     return visit
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from server.db import bulk_insert, next_seq
+from server.services import visit_history
 
 _TABLES = SQLModel.metadata.tables
 
@@ -42,6 +43,8 @@ def write(session: Session, plan: WritePlan) -> None:
             row["seq"] = number
             number += 1
     visit = _TABLES["visit"]
+    # The change history (services/visit_history.py): read before the stored visits move.
+    history = visit_history.pushed_rows(session, plan.new_visits, plan.changed_visits)
     # Stored visits first, as the unit of work ordered them before.
     _update_by_id(session, visit, plan.changed_visits)
     _update_by_id(session, visit, plan.reflagged)
@@ -56,6 +59,7 @@ def write(session: Session, plan: WritePlan) -> None:
         )
     bulk_insert(session, _TABLES["visit_photo"], plan.links_new)
     bulk_insert(session, _TABLES["sync_op"], plan.sync_ops)
+    bulk_insert(session, _TABLES["visit_version"], history)
 
 
 def _update_by_id(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
