@@ -2,14 +2,11 @@
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import col, func, select
 
 from server.console import charts, district_view, lookup
 from server.console.web import ConsoleRoute, ViewerDep, render
 from server.deps import SessionDep
-from server.models import Visit
 from server.services import compliance
-from shared.domain import ReviewStatus
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -18,20 +15,7 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 def dashboard(request: Request, viewer: ViewerDep, session: SessionDep, term: str = "") -> Response:
     chosen = lookup.term_or_400(term, session, viewer)
     reports = compliance.all_reports(session, scope=viewer.scope, term_id=chosen.id)["districts"]
-    lo, hi = chosen.utc_bounds()
-    pending = dict(
-        session.exec(
-            select(Visit.district_code, func.count())
-            .where(
-                viewer.scope.visits(),
-                col(Visit.counted).is_(True),
-                Visit.review_status == ReviewStatus.PENDING,
-                col(Visit.started_at) >= lo,
-                col(Visit.started_at) < hi,
-            )
-            .group_by(Visit.district_code)
-        ).all()
-    )
+    pending = compliance.pending_reviews(session, scope=viewer.scope, term_id=chosen.id)
     instructors = lookup.user_names(
         session, (row["username"] for r in reports for row in r["itinerant"]["instructors"])
     )

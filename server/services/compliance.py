@@ -58,6 +58,29 @@ def district_report(
     return _reports(session, [district_code], term, today)[0]
 
 
+def pending_reviews(session: Session, *, scope: Scope, term_id: str) -> dict[str, int]:
+    """District -> counted visits of the term still awaiting review, over the caller's scope.
+
+    The status and ``counted`` are written as literals, not parameters, so that SQLite (which
+    plans before it sees parameters) reads the partial index ``ix_visit_pending``."""
+    lo, hi = _term(term_id).utc_bounds()
+    pending: sa.ColumnElement[str] = sa.literal_column(f"'{ReviewStatus.PENDING.value}'")
+    return {
+        code: n
+        for code, n in session.exec(
+            select(Visit.district_code, func.count())
+            .where(
+                scope.visits(),
+                col(Visit.review_status) == pending,
+                col(Visit.counted) == sa.true(),
+                col(Visit.started_at) >= lo,
+                col(Visit.started_at) < hi,
+            )
+            .group_by(Visit.district_code)
+        )
+    }
+
+
 @dataclass(frozen=True)
 class DistrictDetail:
     """One district's report and the figures it was decided from (the console's district
@@ -473,6 +496,7 @@ def render_text(reports: list[dict], term_id: str) -> str:
 
 __all__ = [
     "DistrictDetail",
+    "pending_reviews",
     "all_reports",
     "district_detail",
     "district_report",
