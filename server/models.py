@@ -177,6 +177,8 @@ class Visit(SQLModel, table=True):
             sqlite_where=sa.text("review_status = 'pending' AND counted = 1"),
             postgresql_where=sa.text("review_status = 'pending' AND counted = true"),
         ),
+        # The visit log over every district: its count and newest-first page (migration 0006).
+        sa.Index("ix_visit_log", "started_at", "id", "deleted"),
     )
     id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(max_length=16)
