@@ -99,7 +99,8 @@ def main() -> None:
         drawn = cut(chars, index, name)
         size = (OUT / name).stat().st_size
         total += size
-        print(f"{name}: {len(drawn)} characters ({len(chars) - len(drawn)} missing), {size:,} bytes")
+        missing = len(chars) - len(drawn)
+        print(f"{name}: {len(drawn)} characters ({missing} not in the source), {size:,} bytes")
         rules.append(
             "@font-face {\n"
             f'  font-family: "{FAMILY}";\n'

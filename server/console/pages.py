@@ -15,7 +15,12 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 def dashboard(request: Request, viewer: ViewerDep, session: SessionDep, term: str = "") -> Response:
     chosen = lookup.term_or_400(term, session, viewer)
     reports = compliance.all_reports(session, scope=viewer.scope, term_id=chosen.id)["districts"]
-    pending = compliance.pending_reviews(session, scope=viewer.scope, term_id=chosen.id)
+    pending = compliance.pending_reviews(
+        session,
+        scope=viewer.scope,
+        term_id=chosen.id,
+        district_codes=[r["district_code"] for r in reports],
+    )
     instructors = lookup.user_names(
         session, (row["username"] for r in reports for row in r["itinerant"]["instructors"])
     )

@@ -58,11 +58,18 @@ def district_report(
     return _reports(session, [district_code], term, today)[0]
 
 
-def pending_reviews(session: Session, *, scope: Scope, term_id: str) -> dict[str, int]:
-    """District -> counted visits of the term still awaiting review, over the caller's scope.
+def pending_reviews(
+    session: Session, *, scope: Scope, term_id: str, district_codes: list[str]
+) -> dict[str, int]:
+    """District -> counted visits of the term still awaiting review, for ``district_codes``
+    within the caller's scope.
 
-    The status and ``counted`` are written as literals, not parameters, so that SQLite (which
-    plans before it sees parameters) reads the partial index ``ix_visit_pending``."""
+    Written for the partial index ``ix_visit_pending``: the status and ``counted`` as literals,
+    not parameters (SQLite plans before it sees parameters), and the districts named even for
+    an admin (with only the time range, SQLite prefers ``ix_visit_log`` and reads the table:
+    8 s on the province of bench/compliance.py, against 0.1 s)."""
+    if not district_codes:
+        return {}
     lo, hi = _term(term_id).utc_bounds()
     pending: sa.ColumnElement[str] = sa.literal_column(f"'{ReviewStatus.PENDING.value}'")
     return {
@@ -71,6 +78,7 @@ def pending_reviews(session: Session, *, scope: Scope, term_id: str) -> dict[str
             select(Visit.district_code, func.count())
             .where(
                 scope.visits(),
+                col(Visit.district_code).in_(district_codes),
                 col(Visit.review_status) == pending,
                 col(Visit.counted) == sa.true(),
                 col(Visit.started_at) >= lo,

@@ -137,7 +137,7 @@ def test_dashboard_charts_draw_the_compliance_apis_figures(world: World, coord: 
     assert kinds["home_teaching"]["total"] == 4 and kinds["itinerant"]["total"] == 1
     assert report["visits"]["flagged"] == sum(k["flagged"] for k in kinds.values())
     # The table beside the charts: all five visits await review (read by ix_visit_pending).
-    assert f"district={world.district}&amp;status=pending\">5</a>" in page.text
+    assert f'district={world.district}&amp;status=pending">5</a>' in page.text
 
 
 def test_district_page_puts_children_behind_and_uncovered_schools_first(
