@@ -2,7 +2,8 @@
 revoke forms would be clickjackable), load nothing from elsewhere, nor leak their URLs (which
 carry visit ids and filters) to other sites.
 
-The console loads only its own stylesheet and runs no script, so its policy is strict. The API
+The console loads only its own stylesheet, fonts and scripts (the dashboard's vendored ECharts
+and static/charts.js) and runs no inline script, so its policy is strict. The API
 docs page (server/docs.py) runs Swagger UI from this server and gets a policy of its own.
 """
 

@@ -169,6 +169,16 @@ class Visit(SQLModel, table=True):
         # A pull reads one teacher's (or one district's) visits after a cursor, in seq order.
         sa.Index("ix_visit_teacher_seq", "teacher", "seq"),
         sa.Index("ix_visit_district_seq", "district_code", "seq"),
+        # The dashboard's count of visits awaiting review reads only these (migration 0006).
+        sa.Index(
+            "ix_visit_pending",
+            "district_code",
+            "started_at",
+            sqlite_where=sa.text("review_status = 'pending' AND counted = 1"),
+            postgresql_where=sa.text("review_status = 'pending' AND counted = true"),
+        ),
+        # The visit log over every district: its count and newest-first page (migration 0006).
+        sa.Index("ix_visit_log", "started_at", "id", "deleted"),
     )
     id: str = Field(primary_key=True, max_length=36)
     kind: str = Field(max_length=16)

@@ -132,6 +132,21 @@ def service_standard(
     )
 
 
+@dataclass(frozen=True)
+class MonthDelivery:
+    sessions: int  # sessions of at least the minimum length, summed over the children
+    students_meeting: int  # children who got at least what the month owed
+
+
+def month_delivery(
+    student_ids: Iterable[str], sessions: Mapping[tuple[str, int], int], month: int, owed: int
+) -> MonthDelivery:
+    """One month of the service standard over the children owed home teaching, as
+    ``service_standard`` judges each of them."""
+    got = [sessions.get((s, month), 0) for s in set(student_ids)]
+    return MonthDelivery(sessions=sum(got), students_meeting=sum(n >= owed for n in got))
+
+
 def capped_subsidy(per_teacher_month: Mapping[tuple[str, int], int], cap_fen: int | None) -> int:
     """Total fen payable when each teacher's monthly sum is held to the policy's monthly cap."""
     if cap_fen is None:

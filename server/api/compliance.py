@@ -57,12 +57,21 @@ class ServiceOut(BaseModel):
     required_sessions_per_month: int
     min_minutes: int
     underserved_student_ids: list[str]
-    required_by_month: dict[str, int]  # month number ("9", "10", ...) -> sessions owed
+    required_by_month: dict[str, int]  # month ("202509", ...) -> sessions owed each child
+    # month -> sessions (of at least the minimum length) the children got, summed
+    sessions_by_month: dict[str, int]
+    students_meeting_by_month: dict[str, int]  # month -> children who got what it owed
+
+
+class KindTotalsOut(BaseModel):
+    total: int
+    flagged: int
 
 
 class VisitTotalsOut(BaseModel):
     total: int
     flagged: int
+    by_kind: dict[str, KindTotalsOut]  # visit kind (home_teaching, itinerant) -> its totals
 
 
 class SubsidyOut(BaseModel):

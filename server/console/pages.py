@@ -1,15 +1,12 @@
-"""The overview of every visible district, and one district's full report."""
+"""The overview of every visible district with its charts, and one district's full page."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import col, func, select
 
-from server.console import lookup
+from server.console import charts, district_view, lookup
 from server.console.web import ConsoleRoute, ViewerDep, render
 from server.deps import SessionDep
-from server.models import Visit
 from server.services import compliance
-from shared.domain import ReviewStatus
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -18,19 +15,14 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 def dashboard(request: Request, viewer: ViewerDep, session: SessionDep, term: str = "") -> Response:
     chosen = lookup.term_or_400(term, session, viewer)
     reports = compliance.all_reports(session, scope=viewer.scope, term_id=chosen.id)["districts"]
-    lo, hi = chosen.utc_bounds()
-    pending = dict(
-        session.exec(
-            select(Visit.district_code, func.count())
-            .where(
-                viewer.scope.visits(),
-                col(Visit.counted).is_(True),
-                Visit.review_status == ReviewStatus.PENDING,
-                col(Visit.started_at) >= lo,
-                col(Visit.started_at) < hi,
-            )
-            .group_by(Visit.district_code)
-        ).all()
+    pending = compliance.pending_reviews(
+        session,
+        scope=viewer.scope,
+        term_id=chosen.id,
+        district_codes=[r["district_code"] for r in reports],
+    )
+    instructors = lookup.user_names(
+        session, (row["username"] for r in reports for row in r["itinerant"]["instructors"])
     )
     return render(
         request,
@@ -41,6 +33,7 @@ def dashboard(request: Request, viewer: ViewerDep, session: SessionDep, term: st
         reports=reports,
         pending=pending,
         month=lookup.default_month(chosen),
+        charts=charts.dashboard(reports, instructors, admin=viewer.is_admin) if reports else [],
     )
 
 
@@ -49,27 +42,16 @@ def district(
     request: Request, code: str, viewer: ViewerDep, session: SessionDep, term: str = ""
 ) -> Response:
     chosen = lookup.term_or_400(term, session, viewer)
-    lookup.visible_district(session, viewer, code)
-    report = compliance.district_report(
+    detail = compliance.district_detail(
         session, scope=viewer.scope, district_code=code, term_id=chosen.id
     )
-    it, svc = report["itinerant"], report["service"]
-    schools = lookup.school_names(session, it["uncovered_school_ids"])
-    # Minimum necessary: the page names the children, nothing more about them.
-    children = lookup.student_names(session, svc["underserved_student_ids"])
-    instructors = lookup.user_names(session, (r["username"] for r in it["instructors"]))
     return render(
         request,
         "district.html",
         viewer,
         term=chosen,
         terms=lookup.term_choices(chosen.id),
-        r=report,
-        uncovered=[(sid, schools.get(sid, sid)) for sid in it["uncovered_school_ids"]],
-        underserved=[children.get(sid, sid) for sid in svc["underserved_student_ids"]],
-        instructors=[
-            {**row, "name": instructors.get(row["username"], row["username"])}
-            for row in it["instructors"]
-        ],
+        r=detail.report,
+        page=district_view.build(session, detail),
         month=lookup.default_month(chosen),
     )
