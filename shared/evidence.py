@@ -8,6 +8,7 @@ from shared.domain import EvidenceFlag, VisitKind
 from shared.policy import PolicyParams
 from shared.terms import local_date
 from shared.travel import LatLon, within_m
+from shared.visit_time import time_edits, too_short
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class VisitFacts:
     ended_at: datetime
     check_in: tuple[float, float, float] | None  # lat, lon, accuracy_m
     photo_count: int
+    # The device's instants at the check-in / check-out taps (Position.at); None: not sent.
+    check_in_at: datetime | None = None
+    check_out_at: datetime | None = None
 
 
 # Flags that compare a visit with other visits; the rest judge the visit alone by its policy.
@@ -48,28 +52,37 @@ def own_flags(
     visit: VisitFacts, registered_place: LatLon | None, policy: PolicyParams, received_at: datetime
 ) -> set[str]:
     """The flags ``visit`` earns alone under ``policy``: none of ``PAIR_FLAGS``."""
-    flags: set[str] = set()
-    if visit.check_in is None:
-        flags.add(EvidenceFlag.NO_GPS)
-    else:
-        lat, lon, accuracy = visit.check_in
-        if accuracy > policy.max_accuracy_m:
-            flags.add(EvidenceFlag.LOW_ACCURACY)
-        if registered_place and not within_m((lat, lon), registered_place, policy.geofence_m):
-            flags.add(EvidenceFlag.OUTSIDE_GEOFENCE)
-    minimum = (
-        policy.service_min_minutes
-        if visit.kind == VisitKind.HOME_TEACHING
-        else policy.itinerant_min_minutes
-    )
-    if visit.ended_at - visit.started_at < timedelta(minutes=minimum):
+    flags = check_in_flags(visit.check_in, registered_place, policy)
+    if too_short(visit.kind, visit.started_at, visit.ended_at, policy):
         flags.add(EvidenceFlag.SHORT_DURATION)
+    if time_edits(visit.started_at, visit.ended_at, visit.check_in_at, visit.check_out_at, policy):
+        flags.add(EvidenceFlag.TIME_EDITED)
     if visit.photo_count == 0:
         flags.add(EvidenceFlag.NO_PHOTO)
     if visit.started_at > received_at + timedelta(minutes=policy.future_tolerance_minutes):
         flags.add(EvidenceFlag.FUTURE_TIME)
     if visit.started_at < received_at - timedelta(days=policy.max_age_days):
         flags.add(EvidenceFlag.STALE_TIME)
+    return flags
+
+
+def check_in_flags(
+    check_in: tuple[float, float, float] | None,
+    registered_place: LatLon | None,
+    policy: PolicyParams,
+) -> set[str]:
+    """The flags a check-in position (lat, lon, accuracy_m; None: no fix) earns under
+    ``policy``: ``no_gps``, ``low_accuracy``, ``outside_geofence`` (only when the home or school
+    has a registered place). The phone shows them at the tap; ``own_flags`` includes them."""
+    flags: set[str] = set()
+    if check_in is None:
+        flags.add(EvidenceFlag.NO_GPS)
+        return flags
+    lat, lon, accuracy = check_in
+    if accuracy > policy.max_accuracy_m:
+        flags.add(EvidenceFlag.LOW_ACCURACY)
+    if registered_place and not within_m((lat, lon), registered_place, policy.geofence_m):
+        flags.add(EvidenceFlag.OUTSIDE_GEOFENCE)
     return flags
 
 

@@ -35,6 +35,8 @@ class PolicyParams(BaseModel):
     itinerant_min_minutes: int = Field(30, ge=1, le=600)
     future_tolerance_minutes: int = Field(15, ge=0, le=24 * 60)
     max_age_days: int = Field(90, ge=1, le=3650)
+    # A check-in/out time typed more than this far from the device's instant at the tap
+    time_edit_tolerance_minutes: int = Field(5, ge=0, le=24 * 60)
     # Rule 5: travel subsidy, integer fen
     subsidy_mode: SubsidyMode = SubsidyMode.FLAT_PER_VISIT
     flat_fen_per_visit: int = Field(12_000, ge=0, le=10_000_000)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import flet as ft
 
+from mobile.core.judged import flag_labels
 from mobile.core.models import LocalVisit, StoreError, VisitState
 from mobile.core.store import Store
 from mobile.core.sync import SyncReport
@@ -108,8 +109,8 @@ class HistoryScreen(BaseScreen):
                 wrap=True,
             ),
         ]
-        if visit.flag_labels:
-            rows.append(w.note(t("ui.record.flags", flags="、".join(visit.flag_labels)), w.WARN))
+        if labels := flag_labels(store, visit, self.app.clock()):
+            rows.append(w.note(t("ui.record.flags", flags="、".join(labels)), w.WARN))
 
         async def open_record() -> None:
             await self.app.go(f"/record/{visit.id}")
@@ -162,8 +163,8 @@ class RecordScreen(BaseScreen):
             rows.append(w.banner(t("ui.record.review_reason", reason=visit.review_reason), w.ERROR))
         if visit.state == VisitState.REJECTED and visit.error:
             rows.append(w.banner(t("ui.record.refused", error=visit.error), w.ERROR))
-        if visit.flag_labels:
-            rows.append(w.note(t("ui.record.flags", flags="、".join(visit.flag_labels)), w.WARN))
+        if labels := flag_labels(store, visit, self.app.clock()):
+            rows.append(w.note(t("ui.record.flags", flags="、".join(labels)), w.WARN))
         if visit.state == VisitState.CONFLICT:
             rows += self._conflict(visit)
         else:

@@ -35,6 +35,14 @@ def pull(
     settings: SettingsDep,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[str | None, Query(max_length=20)] = None,
+    calendar: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="The calendar tag the caller holds (empty: none): the page then"
+            " carries the city's term calendar when the server's differs",
+        ),
+    ] = None,
 ) -> PullResponse:
     # limit is a hint: clamp anything (even junk) into [1, server maximum] rather than refuse.
     try:
@@ -42,4 +50,8 @@ def pull(
     except ValueError:
         wanted = settings.pull_max_limit
     wanted = max(1, min(wanted, settings.pull_max_limit))
-    return sync_pull.pull(session, scope=scope, cursor=cursor, limit=wanted)
+    # Only a caller that asks is sent the calendar, and only when it changed: a contract client
+    # sees exactly the pull it always did (docs/api.md).
+    wants = calendar is not None and calendar != settings.calendar_tag
+    terms = (settings.calendar(), settings.calendar_tag) if wants else None
+    return sync_pull.pull(session, scope=scope, cursor=cursor, limit=wanted, calendar=terms)

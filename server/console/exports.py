@@ -19,6 +19,7 @@ from server.console.web import NO_STORE, ConsoleRoute, Viewer, ViewerDep
 from server.deps import SessionDep
 from server.models import District, Visit
 from server.services import audit
+from shared.judge import duration_minutes
 from shared.messages import t
 from shared.terms import SHANGHAI
 
@@ -86,7 +87,7 @@ def visits_csv(
                     schools.get(v.school_id or "", ""),
                     _local(v.started_at),
                     _local(v.ended_at),
-                    round(v.duration_s / 60),
+                    duration_minutes(v.started_at, v.ended_at),
                     "、".join(t(f"flag.{c}") for c in v.flags or []),
                     "；".join(f"{t(f'flag.{c}')}：{n.get('reason', '')}" for c, n in notes.items()),
                     f"{v.distance_m / 1000:.1f}",
@@ -120,9 +121,9 @@ def _local(moment: datetime) -> str:
 def subsidies_xlsx(
     viewer: ViewerDep, session: SessionDep, month: str = "", district: str = ""
 ) -> Response:
-    yyyymm, last_day = subsidies.month_or_400(month, lookup.today())
+    yyyymm, _ = subsidies.month_or_400(month, lookup.today())
     code = _district_filter(session, viewer, district)
-    rows = subsidies.subsidy_rows(session, viewer.scope, code, yyyymm, last_day)
+    rows = subsidies.subsidy_rows(session, viewer.scope, code, yyyymm)
     label = f"{yyyymm // 100}-{yyyymm % 100:02d}"
     data = subsidies.workbook(session, rows, label=label, code=code, actor=viewer.scope.username)
     audit.record(

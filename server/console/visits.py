@@ -20,12 +20,14 @@ from server.errors import ApiError
 from server.models import District, School, Student, User, Visit
 from server.services import audit
 from server.services.photos import content_type, path_for
-from server.services.visits import registered_place
+from server.services.policies import load_versions
+from server.services.visits import facts, registered_place
 from server.settings import get_settings
+from shared import judge
 from shared.domain import ReviewStatus, Role, VisitKind
 from shared.messages import t
-from shared.terms import Term
-from shared.travel import distance_m
+from shared.terms import SHANGHAI, Term
+from shared.visit_time import TimeEdit
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -221,6 +223,7 @@ def detail_page(
         subject=students.get(visit.student_id or "") or schools.get(visit.school_id or ""),
         district=session.get(District, visit.district_code),
         check_in_off_m=_check_in_offset(session, visit),
+        time_edits=_time_edit_lines(session, visit),
         seen=[students.get(s, s) for s in seen],
         people=people,
         flags=flag_rows(visit),
@@ -236,16 +239,34 @@ def _check_in_offset(session: Session, visit: Visit) -> int | None:
 
     The page shows this distance, never the registered home position itself.
     """
-    check_in = (visit.record or {}).get("check_in")
     subject = (
         session.get(Student, visit.student_id)
         if visit.student_id
         else session.get(School, visit.school_id or "")
     )
     place = registered_place(subject) if subject else None
-    if not check_in or place is None:
-        return None
-    return distance_m((check_in["lat"], check_in["lon"]), place)
+    return judge.check_in_distance_m((visit.record or {}).get("check_in"), place)
+
+
+def _time_edit_lines(session: Session, visit: Visit) -> list[str]:
+    """What the ``time_edited`` flag is about, in words: each time typed away from the tap."""
+    f = facts(visit)
+    policy = judge.policy_on(load_versions(session), visit.district_code, f.started_at)
+    edits = judge.time_edits(f.started_at, f.ended_at, f.check_in_at, f.check_out_at, policy)
+    return [time_edit_text(edit) for edit in edits]
+
+
+def time_edit_text(edit: TimeEdit) -> str:
+    """签到时间被修改：设备记录 06:06，填写 04:30（提前 96 分钟）"""
+    tapped, recorded = edit.tapped.astimezone(SHANGHAI), edit.recorded.astimezone(SHANGHAI)
+    fmt = "%H:%M" if tapped.date() == recorded.date() else "%m-%d %H:%M"
+    shift = t(f"console.time_edit.{'earlier' if edit.earlier else 'later'}", minutes=edit.minutes)
+    return t(
+        f"console.time_edit.{edit.which}",
+        tapped=tapped.strftime(fmt),
+        recorded=recorded.strftime(fmt),
+        shift=shift,
+    )
 
 
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)

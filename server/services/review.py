@@ -26,6 +26,7 @@ from server.models import Visit, utcnow
 from server.scope import Scope
 from server.services import audit
 from shared.domain import ReviewStatus, Role
+from shared.judge import in_counts
 from shared.messages import t
 
 REASON_LIMIT = 500  # the column's width
@@ -57,7 +58,7 @@ def review_visit(
     visit.review_reason = reason
     visit.reviewed_by = scope.username
     visit.reviewed_at = now or utcnow()
-    visit.counted = decision == ReviewStatus.APPROVED
+    visit.counted = in_counts(deleted=visit.deleted, review_status=decision)
     visit.seq = next_seq(session)
     session.add(visit)
     _audit(session, scope, visit, decision, f"version={visit.version} reason={reason}")
