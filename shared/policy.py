@@ -1,7 +1,8 @@
 """Policy parameters held per district with the date they take effect.
 
 Defaults are those of domain.md. A visit is judged by the parameters in force in its district on
-its local date; a report by those in force on its last counted day.
+its local date; a month by those in force on its last day; a term report by those in force on
+its last counted day (``shared.judge``: ``policy_on``, ``policy_for_month``, ``policy_for_term``).
 """
 
 from collections.abc import Sequence

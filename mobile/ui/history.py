@@ -17,6 +17,7 @@ from mobile.ui.shell import BaseScreen, FieldApp
 from mobile.ui.sync_view import SyncBadge
 from shared.domain import ReviewStatus, VisitKind
 from shared.messages import t
+from shared.terms import month_of
 
 
 def subject_name(store: Store, visit: LocalVisit) -> str:
@@ -31,7 +32,7 @@ class HistoryScreen(BaseScreen):
     def __init__(self, app: FieldApp) -> None:
         super().__init__(app)
         today = app.clock().date()
-        self.month = today.year * 100 + today.month
+        self.month = month_of(today)
         self.badge = SyncBadge(app)
         self.title = ft.Text("", size=w.TITLE, weight=ft.FontWeight.BOLD)
         self.money = ft.Column(spacing=2)
