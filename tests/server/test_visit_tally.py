@@ -10,7 +10,6 @@ from sqlmodel import select
 from server.models import User, Visit, VisitTally
 from server.scope import Scope
 from server.services import compliance, review
-from shared.policy import PolicyParams
 from shared.terms import TermDates, parse_term
 from tests.conftest import World
 from tests.factories import Factory, delete, home_visit, itinerant_visit, upsert
@@ -141,7 +140,7 @@ def test_a_city_term_counts_only_its_own_days(world: World, factory: Factory) ->
     dates = TermDates(date(2025, 9, 8), date(2026, 1, 20), date(2025, 9, 8), date(2026, 1, 16))
     term = parse_term("2025-1", {"2025-1": dates})
     with factory.session() as s:
-        sums = compliance._visit_sums(s, [world.district], term, {world.district: PolicyParams()})
+        sums = compliance._visit_sums(s, [world.district], term, compliance._MonthlyPolicy([]))
     assert sums.totals[world.district][0] == len(inside) + 1
     assert sums.sessions == {
         (world.student, 202509): 1,

@@ -325,7 +325,8 @@ def test_an_itinerant_visit_with_recommendations(tmp_path: Path) -> None:
     async def scenario() -> None:
         store = store_for(tmp_path, ITINERANT)
         clock = Clock()
-        async with field_app(store, clock=clock, photos=[jpeg()]) as (ui, app):
+        at_school = FakeLocation.at(29.61, 119.04, 8.0)  # inside the geofence: no warning
+        async with field_app(store, clock=clock, photos=[jpeg()], location=at_school) as (ui, app):
             await ui.click("开始巡回指导：学校SC1")
             visit_id = ui.route().removeprefix("/visit/")
             await ui.click(START)
