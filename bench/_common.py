@@ -34,6 +34,8 @@ from urllib3.connectionpool import HTTPConnectionPool
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # so `python bench/x.py` finds the project packages
 
+from shared.judge import counts_for_service, in_counts  # noqa: E402
+from shared.policy import DEFAULT_POLICY  # noqa: E402
 from shared.terms import local_month  # noqa: E402
 
 # The visit table's columns in schema order (server/models.py: Visit).
@@ -59,6 +61,7 @@ VISIT_COLUMNS = (
     "reviewed_by",
     "reviewed_at",
     "counted",
+    "service_session",
     "deleted",
     "version",
     "received_at",
@@ -112,11 +115,13 @@ def visit_row(
 ) -> tuple:
     """One visit-table row (VISIT_COLUMNS order) for a pushed-style record.
 
-    ``counted`` follows the server's rule: neither deleted nor rejected in review.
+    ``counted`` and ``service_session`` are the judge's (``shared.judge``), under the default
+    policy.
     """
-    counted = not deleted and review_status != "rejected"
+    counted = in_counts(deleted=deleted, review_status=review_status)
     start = datetime.fromisoformat(record["started_at"])
     end = datetime.fromisoformat(record["ended_at"])
+    session = counts_for_service(record["kind"], start, end, DEFAULT_POLICY)
     return (
         record["id"],
         record["kind"],
@@ -139,6 +144,7 @@ def visit_row(
         None,
         None,
         int(counted),
+        int(session),
         int(deleted),
         1,
         sqlite_stamp(received_at),

@@ -39,7 +39,10 @@ from server.db import alembic_config, make_engine, migrate
 from server.scope import Scope
 from server.services import compliance
 from shared.domain import Role
-from shared.terms import SHANGHAI
+from shared.judge import counts_for_service, in_counts
+from shared.policy import DEFAULT_POLICY
+from shared.terms import SHANGHAI, local_month
+from shared.visit_time import too_short
 
 BUILD_VERSION = "3"  # bump when the generator below changes
 DISTRICTS = 90
@@ -222,12 +225,12 @@ def build(path: Path) -> Truth:
         r = rng.random()
         deleted = r < 0.01
         review = "rejected" if 0.01 <= r < 0.03 else ("approved" if r < 0.55 else "pending")
-        counted = not deleted and review != "rejected"
+        counted = in_counts(deleted=deleted, review_status=review)
         truth.counted_visits += counted
         flags = ["no_photo"] if rng.random() < 0.25 else []
         if rng.random() < 0.05:
             flags.append("outside_geofence")
-        if minutes < (60 if kind == "home_teaching" else 30):  # the default policy's minimums
+        if too_short(kind, start, end, DEFAULT_POLICY):
             flags.append("short_duration")
         vid = f"{rng.getrandbits(128):032x}"
         vid = f"{vid[:8]}-{vid[8:12]}-4{vid[13:16]}-8{vid[17:20]}-{vid[20:]}"
@@ -241,7 +244,7 @@ def build(path: Path) -> Truth:
                 code,
                 stamp(start),
                 stamp(end),
-                start.year * 100 + start.month,
+                local_month(start),
                 minutes * 60,
                 json.dumps({"id": vid, "kind": kind}),
                 json.dumps(sorted(flags)),
@@ -254,6 +257,7 @@ def build(path: Path) -> Truth:
                 None,
                 None,
                 int(counted),
+                int(counts_for_service(kind, start, end, DEFAULT_POLICY)),
                 int(deleted),
                 1,
                 stamp(end + timedelta(hours=rng.randrange(1, 72))),

@@ -284,11 +284,9 @@ def raw_baseline_pg(url: str, pushes: list[tuple[str, list[dict]]], now: datetim
         for i, (teacher, rec) in enumerate((t, r) for t, recs in pushes for r in recs)
     ]
     # visit_row writes SQLite's integers for booleans; PostgreSQL wants booleans.
-    flagged, counted, deleted = (VISIT_COLUMNS.index(c) for c in ("flagged", "counted", "deleted"))
-    rows = [
-        tuple(bool(v) if i in (flagged, counted, deleted) else v for i, v in enumerate(row))
-        for row in rows
-    ]
+    names = ("flagged", "counted", "service_session", "deleted")
+    booleans = {VISIT_COLUMNS.index(c) for c in names}
+    rows = [tuple(bool(v) if i in booleans else v for i, v in enumerate(row)) for row in rows]
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         t0 = time.perf_counter()
         with conn.cursor() as cur:

@@ -200,7 +200,10 @@ class Visit(SQLModel, table=True):
     review_reason: str = Field(default="", max_length=500)
     reviewed_by: str | None = Field(default=None, max_length=64)
     reviewed_at: datetime | None = _dt(nullable=True)
-    counted: bool = True  # neither deleted nor rejected in review
+    counted: bool = True  # neither deleted nor rejected in review (shared.judge.in_counts)
+    # A session toward the service standard under the policy of its day, as the judge decides
+    # (shared.judge.counts_for_service): what visit_tally sums (migration 0006).
+    service_session: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     deleted: bool = False
     version: int = 1
     received_at: datetime = _dt(now=True)
@@ -211,7 +214,7 @@ class VisitTally(SQLModel, table=True):
     """Counted visits summed per kind, month, district, subject and teacher: what the
     compliance report reads instead of the visits themselves.
 
-    Kept by database triggers on ``visit`` (migration 0003), so every writer (push, review,
+    Kept by database triggers on ``visit`` (migrations 0003, 0006), so every writer (push, review,
     demo data, a bulk load) keeps it right in the same transaction. ``subject_id`` is the
     student for home teaching and the school for an itinerant visit. A row whose visits were
     all deleted or rejected stays, with zeros.
@@ -225,7 +228,8 @@ class VisitTally(SQLModel, table=True):
     teacher: str = Field(primary_key=True, max_length=64)
     visits: int = 0
     flagged: int = 0
-    short: int = 0  # flagged short_duration: shorter than the minimum in force on its day
+    # Sessions toward the service standard: the judge's ``visit.service_session``, summed.
+    sessions: int = 0
     fen: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
     approved_fen: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
 

@@ -1,14 +1,13 @@
 """One Settings class, from SONGJIAO_* environment variables and a .env file."""
 
-import json
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.terms import TermDates
+from shared.terms import TermDates, calendar_tag, parse_calendar
 
 DEV_SECRET = "development-only-secret-change-me"
 
@@ -28,6 +27,8 @@ class Settings(BaseSettings):
     pull_max_limit: int = 1000
     # A city calendar as JSON: {"2025-1": {"start": "...", "end": "...",
     #   "teaching_start": "...", "teaching_end": "..."}}; empty: the defaults of shared.terms.
+    # Parsed once, at start (a calendar nobody can read refuses to start); phones pull it
+    # (docs/api.md, "The term calendar reaches the phones").
     term_calendar: str = ""
     # The day `songjiao demo` takes for today (it loads the term in progress up to the day
     # before); unset: today in Asia/Shanghai. Tests pin it; `songjiao demo --today` overrides.
@@ -70,23 +71,30 @@ class Settings(BaseSettings):
         parse(value)  # refuse to start with a limit nobody can read
         return value
 
+    @field_validator("term_calendar")
+    @classmethod
+    def _calendar(cls, value: str) -> str:
+        parse_calendar(value)
+        return value
+
     @model_validator(mode="after")
     def _secret_outside_development(self) -> "Settings":
         if self.environment != "development" and self.secret_key == DEV_SECRET:
             raise ValueError("SONGJIAO_SECRET_KEY must be set outside development mode")
         return self
 
+    @cached_property
+    def _terms(self) -> dict[str, TermDates]:
+        return parse_calendar(self.term_calendar)
+
     def calendar(self) -> dict[str, TermDates]:
-        if not self.term_calendar:
-            return {}
-        raw = json.loads(self.term_calendar)
-        return {term: TermDates(**{k: _date(v) for k, v in d.items()}) for term, d in raw.items()}
+        """The city's term dates, parsed once per Settings (a process has one)."""
+        return self._terms
 
-
-def _date(value: str):
-    from datetime import date
-
-    return date.fromisoformat(value)
+    @cached_property
+    def calendar_tag(self) -> str:
+        """A digest of ``calendar()``: a phone that holds this tag holds this calendar."""
+        return calendar_tag(self._terms)
 
 
 @lru_cache

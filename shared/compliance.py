@@ -4,7 +4,7 @@ Every function is pure: the server feeds them counts from SQL, the phone from it
 the tests from hypothesis.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -114,12 +114,16 @@ def service_standard(
     term: Term,
     policy: PolicyParams,
     as_of: date,
+    month_policy: Callable[[int], PolicyParams] | None = None,
 ) -> Service:
     """A child meets the standard when every month of the term so far got what it owed.
 
-    ``sessions[(student_id, yyyymm)]`` counts sessions of at least ``service_min_minutes``.
+    ``sessions[(student_id, yyyymm)]`` counts the sessions that count toward the standard
+    (``shared.judge.counts_for_service``). Each month owes what ``month_policy(month)`` asks
+    (``shared.judge.policy_for_month``); without it, what ``policy`` asks.
     """
-    owed = {m: required_sessions(term, m, policy, as_of) for m in term.months()}
+    of_month = month_policy or (lambda _month: policy)
+    owed = {m: required_sessions(term, m, of_month(m), as_of) for m in term.months()}
     students = sorted(set(student_ids))
     under = [s for s in students if any(sessions.get((s, m), 0) < n for m, n in owed.items())]
     return Service(
@@ -152,3 +156,14 @@ def capped_subsidy(per_teacher_month: Mapping[tuple[str, int], int], cap_fen: in
     if cap_fen is None:
         return sum(per_teacher_month.values())
     return sum(min(v, cap_fen) for v in per_teacher_month.values())
+
+
+def capped_by_month(
+    per_teacher_month: Mapping[tuple[str, int], int], cap_of_month: Callable[[int], int | None]
+) -> int:
+    """``capped_subsidy`` where each month has its own cap (``shared.judge.policy_for_month``)."""
+    total = 0
+    for (_teacher, month), fen in per_teacher_month.items():
+        cap = cap_of_month(month)
+        total += fen if cap is None else min(fen, cap)
+    return total

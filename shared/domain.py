@@ -88,6 +88,7 @@ class EvidenceFlag(StrEnum):
     SAME_DAY_DUPLICATE = "same_day_duplicate"  # two home visits to the same child on one day
     FUTURE_TIME = "future_time"  # started after the server received it (phone clock ahead)
     STALE_TIME = "stale_time"  # started far before the server received it (or clock behind)
+    TIME_EDITED = "time_edited"  # started_at/ended_at typed away from the instant of the tap
 
 
 # Used by the compulsory-stage counts; grades 1-9 are 义务教育.

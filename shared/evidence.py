@@ -8,6 +8,7 @@ from shared.domain import EvidenceFlag, VisitKind
 from shared.policy import PolicyParams
 from shared.terms import local_date
 from shared.travel import LatLon, within_m
+from shared.visit_time import time_edits, too_short
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class VisitFacts:
     ended_at: datetime
     check_in: tuple[float, float, float] | None  # lat, lon, accuracy_m
     photo_count: int
+    # The device's instants at the check-in / check-out taps (Position.at); None: not sent.
+    check_in_at: datetime | None = None
+    check_out_at: datetime | None = None
 
 
 # Flags that compare a visit with other visits; the rest judge the visit alone by its policy.
@@ -49,8 +53,10 @@ def own_flags(
 ) -> set[str]:
     """The flags ``visit`` earns alone under ``policy``: none of ``PAIR_FLAGS``."""
     flags = check_in_flags(visit.check_in, registered_place, policy)
-    if visit.ended_at - visit.started_at < timedelta(minutes=minimum_minutes(visit.kind, policy)):
+    if too_short(visit.kind, visit.started_at, visit.ended_at, policy):
         flags.add(EvidenceFlag.SHORT_DURATION)
+    if time_edits(visit.started_at, visit.ended_at, visit.check_in_at, visit.check_out_at, policy):
+        flags.add(EvidenceFlag.TIME_EDITED)
     if visit.photo_count == 0:
         flags.add(EvidenceFlag.NO_PHOTO)
     if visit.started_at > received_at + timedelta(minutes=policy.future_tolerance_minutes):
@@ -113,10 +119,3 @@ def pair_flags(visit: VisitFacts, neighbours: Iterable[VisitFacts]) -> set[str]:
 
 def _overlap(a: VisitFacts, b: VisitFacts) -> bool:
     return a.started_at < b.ended_at and b.started_at < a.ended_at
-
-
-def minimum_minutes(kind: str, policy: PolicyParams) -> int:
-    """The shortest visit of ``kind`` that ``policy`` does not flag ``short_duration``."""
-    if kind == VisitKind.HOME_TEACHING:
-        return policy.service_min_minutes
-    return policy.itinerant_min_minutes

@@ -178,6 +178,25 @@ ZH_CN: dict[str, str] = {
     "flag.same_day_duplicate": "同一学生同日重复记录",
     "flag.future_time": "开始时间晚于上传时间",
     "flag.stale_time": "补录时间过久",
+    # --- One judge, issue 9 (branch "judge"): the time_edited flag, how the console explains
+    # it, and the phone's warnings for the judge's flags. One block so merges do not conflict.
+    "flag.time_edited": "时间被修改",
+    "console.time_edit.title": "时间核对",
+    "console.time_edit.check_in": "签到时间被修改：设备记录 {tapped}，填写 {recorded}（{shift}）",
+    "console.time_edit.check_out": "签退时间被修改：设备记录 {tapped}，填写 {recorded}（{shift}）",
+    "console.time_edit.earlier": "提前 {minutes} 分钟",
+    "console.time_edit.later": "推后 {minutes} 分钟",
+    "mobile.warn.time_edited": "{which}时间与点击时的 {tapped} 相差 {minutes} 分钟，"
+    "记录会被标记为“时间被修改”",
+    "mobile.warn.which.check_in": "签到",
+    "mobile.warn.which.check_out": "签退",
+    "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
+    "记录会被标记为“签到位置超出范围”",
+    "mobile.warn.metres": "{n} 米",
+    "mobile.warn.km": "{n} 公里",
+    "mobile.warn.place.home": "登记住址",
+    "mobile.warn.place.school": "学校",
+    # --- end of the judge block ---
     "kind.home_teaching": "送教上门",
     "kind.itinerant": "巡回指导",
     "review.pending": "待审核",
@@ -626,8 +645,6 @@ ZH_CN: dict[str, str] = {
     "ui.visit.rule_shared_each": "同行 {party} 人，每人各得全额",
     "ui.visit.rule_cap": "每月上限 {cap}：本月合计超出的部分不补贴",
     "ui.loading": "正在打开送教通…",
-    "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
-    "记录会被标记为“签到位置超出范围”",
     # --- coordinator's desk: roster, assignments, users (issue 10, branch desk-roster;
     # server/console/roster.py, assignments.py, users.py, server/services/roster_uploads.py,
     # students.py, staff.py, assignments.py) ---

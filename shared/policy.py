@@ -1,7 +1,8 @@
 """Policy parameters held per district with the date they take effect.
 
 Defaults are those of domain.md. A visit is judged by the parameters in force in its district on
-its local date; a report by those in force on its last counted day.
+its local date; a month by those in force on its last day; a term report by those in force on
+its last counted day (``shared.judge``: ``policy_on``, ``policy_for_month``, ``policy_for_term``).
 """
 
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ class PolicyParams(BaseModel):
     itinerant_min_minutes: int = Field(30, ge=1, le=600)
     future_tolerance_minutes: int = Field(15, ge=0, le=24 * 60)
     max_age_days: int = Field(90, ge=1, le=3650)
+    # A check-in/out time typed more than this far from the device's instant at the tap
+    time_edit_tolerance_minutes: int = Field(5, ge=0, le=24 * 60)
     # Rule 5: travel subsidy, integer fen
     subsidy_mode: SubsidyMode = SubsidyMode.FLAT_PER_VISIT
     flat_fen_per_visit: int = Field(12_000, ge=0, le=10_000_000)

@@ -215,10 +215,30 @@ class Change(BaseModel):
     record: dict[str, Any] | None
 
 
+class TermRecord(BaseModel):
+    """One term of the city's calendar: its span and its teaching period (shared.terms)."""
+
+    id: str
+    start: date
+    end: date
+    teaching_start: date
+    teaching_end: date
+
+
+class CalendarRecord(BaseModel):
+    """The city's term calendar as a pull carries it to a phone that asks (docs/api.md)."""
+
+    tag: str = Field(
+        description="Send it back as ?calendar= to be sent the calendar only when it changed"
+    )
+    terms: list[TermRecord]
+
+
 class PullResponse(BaseModel):
     changes: list[Change]
     cursor: str
     has_more: bool
+    calendar: CalendarRecord | None = None  # only when asked for and changed (docs/api.md)
 
 
 # Timestamps a record carries as the phone pushed them: passed on as sent, not re-formatted.
@@ -354,3 +374,10 @@ class PullPage(BaseModel):
     changes: list[PulledChange]
     cursor: str
     has_more: bool
+    calendar: CalendarRecord | None = Field(
+        None,
+        description=(
+            "The city's term calendar: present only when the request asked with ?calendar="
+            " (the tag the caller holds, empty for none) and the server's differs"
+        ),
+    )

@@ -6,6 +6,8 @@ period* excludes the winter and summer vacations; the service standard is only o
 All dates are local dates in Asia/Shanghai.
 """
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -70,14 +72,19 @@ class Term:
         """The months the term touches, as ``YYYYMM`` integers."""
         out, day = [], self.start.replace(day=1)
         while day <= self.end:
-            out.append(day.year * 100 + day.month)
-            day = (day + timedelta(days=32)).replace(day=1)
+            out.append(month_of(day))
+            day = month_end(day) + timedelta(days=1)
         return out
+
+    def covers_month(self, month: int) -> bool:
+        """Whether every day of ``month`` lies in the term (a city calendar may start a term on
+        8 September: that September is only partly the term's)."""
+        first, last = month_bounds(month)
+        return self.start <= first and last <= self.end
 
     def teaching_days(self, month: int, as_of: date | None = None) -> tuple[int, int]:
         """(teaching days in ``month`` up to ``as_of``, days in the month)."""
-        first = date(month // 100, month % 100, 1)
-        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        first, last = month_bounds(month)
         lo = max(first, self.teaching_start)
         hi = min(last, self.teaching_end, as_of or last)
         return max(0, (hi - lo).days + 1), last.day
@@ -129,9 +136,26 @@ def parse_month(month_id: str) -> tuple[date, date]:
     year, month = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
     if not EARLIEST_YEAR <= year <= LATEST_YEAR or not 1 <= month <= 12:
         raise MonthError(month_id)
-    first = date(year, month, 1)
-    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    return first, last
+    return month_bounds(year * 100 + month)
+
+
+# -- months: the one month arithmetic -----------------------------------------------------------
+
+
+def month_of(day: date) -> int:
+    """The month of a local date as ``YYYYMM`` (how months are stored and keyed)."""
+    return day.year * 100 + day.month
+
+
+def month_end(day: date) -> date:
+    """The last day of ``day``'s month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def month_bounds(month: int) -> tuple[date, date]:
+    """(first day, last day) of the month ``YYYYMM``."""
+    first = date(month // 100, month % 100, 1)
+    return first, month_end(first)
 
 
 def term_of(day: date, calendar: Mapping[str, TermDates] | None = None) -> Term:
@@ -160,5 +184,47 @@ def local_date(moment: datetime) -> date:
 
 
 def local_month(moment: datetime) -> int:
-    d = local_date(moment)
-    return d.year * 100 + d.month
+    """The Asia/Shanghai month of an aware instant, as ``YYYYMM``."""
+    return month_of(local_date(moment))
+
+
+# -- the city's calendar as data ----------------------------------------------------------------
+
+TermCalendar = Mapping[str, TermDates]  # term id -> the city's dates for it
+_DATE_FIELDS = ("start", "end", "teaching_start", "teaching_end")
+
+
+def parse_calendar(raw: str | Mapping[str, Mapping[str, str]] | None) -> dict[str, TermDates]:
+    """A city calendar from its JSON form ``{"2025-1": {"start": "2025-09-01", "end": ...,
+    "teaching_start": ..., "teaching_end": ...}}`` (text or parsed); empty or None: no
+    overrides. Raises ValueError when a term id, a field or a date is malformed, so that a
+    server refuses to start with a calendar nobody can read."""
+    data = json.loads(raw) if isinstance(raw, str) and raw.strip() else raw
+    if not data:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ValueError("a term calendar is an object of term ids")
+    out: dict[str, TermDates] = {}
+    for term_id, dates in data.items():
+        parse_term(term_id)  # TermError (a ValueError) for a bad id
+        if not isinstance(dates, Mapping) or set(dates) != set(_DATE_FIELDS):
+            raise ValueError(f"term {term_id}: needs exactly {', '.join(_DATE_FIELDS)}")
+        d = TermDates(**{k: date_in_window(date.fromisoformat(dates[k])) for k in _DATE_FIELDS})
+        if not d.start <= d.teaching_start <= d.teaching_end <= d.end:
+            raise ValueError(f"term {term_id}: start <= teaching_start <= teaching_end <= end")
+        out[term_id] = d
+    return out
+
+
+def calendar_json(calendar: TermCalendar) -> dict[str, dict[str, str]]:
+    """The JSON form ``parse_calendar`` reads, in term order."""
+    return {
+        term_id: {k: getattr(calendar[term_id], k).isoformat() for k in _DATE_FIELDS}
+        for term_id in sorted(calendar)
+    }
+
+
+def calendar_tag(calendar: TermCalendar) -> str:
+    """A short digest of the calendar's content: equal tags, equal calendars."""
+    text = json.dumps(calendar_json(calendar), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

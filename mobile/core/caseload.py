@@ -1,11 +1,12 @@
 """My caseload: this month's sessions per child (送教), this term's visits per school (巡回).
 
 The rules are the server's, from ``shared``: sessions owed by ``required_sessions`` (teaching days
-only, so vacations owe nothing), the term by ``term_of``, parameters by ``policy_in_force`` over
-the pulled policy versions. The phone counts its own visits, local and synced alike: saved, not
-deleted, not refused by the server and not rejected in review; a home session counts when it
-lasts at least the policy's minimum minutes. (The server also counts other teachers' sessions
-with the same child; the phone sees only its own.)
+only, so vacations owe nothing) under the policy that settles the month
+(``shared.judge.policy_for_month``), the term by ``term_of`` over the pulled calendar. The phone
+counts its own visits, local and synced alike: saved, not deleted, not refused by the server and
+not rejected in review; a home session counts when the judge says it counts toward the standard
+under the policy of its own day (``shared.judge.counts_for_service``). (The server also counts
+other teachers' sessions with the same child; the phone sees only its own.)
 
 Next session due, a pacing rule: the month's teaching days are shared evenly among the sessions
 it requires, session *k* being due by day ceil(k x teaching days / required) of that stretch.
@@ -17,11 +18,12 @@ from datetime import date, datetime, timedelta
 from math import ceil
 from typing import Any
 
-from mobile.core.models import LocalVisit
+from mobile.core.judged import service_session
 from mobile.core.store import Store
+from shared import judge
 from shared.compliance import required_sessions
 from shared.domain import VisitKind
-from shared.terms import SHANGHAI, Term, term_of
+from shared.terms import SHANGHAI, Term, month_end, month_of, term_of
 
 
 @dataclass(frozen=True)
@@ -63,18 +65,20 @@ def today_local() -> date:
 def teacher_caseload(store: Store, today: date | None = None) -> list[ChildLoad]:
     """One row per child assigned to the signed-in teacher, by name."""
     today = today or today_local()
-    term, month = term_of(today), today.year * 100 + today.month
+    term, month = term_of(today, store.calendar()), month_of(today)
     last_day = month_end(today)
+    versions = store.policies()
     visits = [v for v in store.visits(month=month) if v.kind == VisitKind.HOME_TEACHING]
     rows = []
     for student in store.my_students():
-        policy = store.policy(student.get("district_code"), today)
+        district = student.get("district_code") or ""
+        policy = judge.policy_for_month(versions, district, month)
         delivered = sum(
             1
             for v in visits
             if v.subject_id == student["id"]
             and v.counted
-            and minutes_of(v) >= policy.service_min_minutes
+            and service_session(v, versions, district)
         )
         required = required_sessions(term, month, policy, last_day)
         rows.append(
@@ -93,7 +97,8 @@ def teacher_caseload(store: Store, today: date | None = None) -> list[ChildLoad]
 def itinerant_caseload(store: Store, today: date | None = None) -> list[SchoolLoad]:
     """One row per school assigned to the signed-in itinerant instructor, by name."""
     today = today or today_local()
-    term = term_of(today)
+    term = term_of(today, store.calendar())
+    versions = store.policies()
     visits = [
         v
         for month in term.months()
@@ -103,7 +108,7 @@ def itinerant_caseload(store: Store, today: date | None = None) -> list[SchoolLo
     rows = []
     for school in store.my_schools():
         # As the server's report: the parameters in force on the term's last counted day.
-        policy = store.policy(school.get("district_code"), min(term.end, today))
+        policy = judge.policy_for_term(versions, school.get("district_code") or "", term, today)
         count = sum(1 for v in visits if v.subject_id == school["id"])
         rows.append(SchoolLoad(school, count, policy.itinerant_visits_per_term, term.id))
     return rows
@@ -118,18 +123,3 @@ def next_session_due(term: Term, today: date, required: int, delivered: int) -> 
     days = (hi - lo).days + 1
     due = lo + timedelta(days=ceil((delivered + 1) * days / required) - 1)
     return NextDue(due, due < today)
-
-
-def minutes_of(visit: LocalVisit) -> int:
-    """Whole minutes between check-in and check-out (0 without a saved record)."""
-    rec = visit.record or {}
-    try:
-        start = datetime.fromisoformat(rec["started_at"])
-        end = datetime.fromisoformat(rec["ended_at"])
-    except (KeyError, TypeError, ValueError):
-        return 0
-    return int((end - start).total_seconds() // 60)
-
-
-def month_end(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.domain import ReviewStatus, VisitKind
+from shared.judge import in_counts
 from shared.messages import t
 
 Clock = Callable[[], datetime]  # the phone's clock (China time); tests pass their own
@@ -77,12 +78,12 @@ class LocalVisit:
 
     @property
     def counted(self) -> bool:
-        """Counts toward sessions and subsidy: saved, not deleted, not refused or rejected."""
+        """Counts toward sessions and subsidy: saved and not refused by the server (the phone's
+        own states), then as the judge counts a stored visit (not deleted, not rejected)."""
         return (
             self.record is not None
-            and not self.deleted
             and self.state not in (VisitState.DRAFT, VisitState.REJECTED)
-            and self.review_status != ReviewStatus.REJECTED
+            and in_counts(deleted=self.deleted, review_status=self.review_status)
         )
 
     @property

@@ -34,7 +34,8 @@ from mobile.core.outbox import VisitOutbox
 from mobile.core.visits import VisitRepository
 from shared.domain import Role
 from shared.policy import PolicyParams, PolicyVersion, policy_in_force
-from shared.protocol import Change
+from shared.protocol import CalendarRecord, Change
+from shared.terms import TermCalendar, TermDates
 
 DB_NAME = "songjiao.db"
 PHOTO_DIR = "photos"
@@ -52,6 +53,7 @@ class Store(LocalDb):
     """The local store. ``Store()`` opens (creating or migrating) the file in ``data_dir()``."""
 
     def __init__(self, directory: Path | str | None = None) -> None:
+        self._calendar: tuple[str, TermCalendar] = ("", {})  # (as stored, parsed)
         self.dir = Path(directory) if directory is not None else data_dir()
         self.photo_dir = self.dir / PHOTO_DIR
         self.photo_dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +126,25 @@ class Store(LocalDb):
         for path in self.photo_dir.iterdir():
             path.unlink(missing_ok=True)
         self.checkpoint()
+
+    # -- the city's term calendar, pulled (docs/api.md) -----------------------------------
+
+    def calendar_tag(self) -> str:
+        """The tag of the calendar held ("" before the first pull): sent with every pull."""
+        raw = self.meta("calendar")
+        return str(json.loads(raw)["tag"]) if raw else ""
+
+    def set_calendar(self, calendar: CalendarRecord) -> None:
+        self.set_meta("calendar", calendar.model_dump_json())
+
+    def calendar(self) -> TermCalendar:
+        """The pulled calendar (empty before the first pull: the default term dates), parsed
+        once for each calendar received."""
+        raw = self.meta("calendar") or ""
+        if self._calendar[0] != raw:
+            terms = CalendarRecord.model_validate_json(raw).terms if raw else []
+            self._calendar = (raw, {t.id: TermDates(**t.model_dump(exclude={"id"})) for t in terms})
+        return self._calendar[1]
 
     # -- pulled entities ------------------------------------------------------------------
 

@@ -249,7 +249,8 @@ class SyncClient:
         """Every change since the stored cursor, page by page; returns how many."""
         cursor, received = self.store.cursor(), 0
         for _ in range(MAX_PULL_PAGES):
-            params: dict[str, Any] = {"limit": PULL_LIMIT}
+            # The calendar tag asks the server for the city's term calendar when it changed.
+            params: dict[str, Any] = {"limit": PULL_LIMIT, "calendar": self.store.calendar_tag()}
             if cursor:
                 params["cursor"] = cursor
             response = self._call("GET", "/sync/pull", params=params)
@@ -260,6 +261,8 @@ class SyncClient:
                 page = PullResponse.model_validate(raw)
             except (ValidationError, KeyError, TypeError, AttributeError):
                 raise SyncError(t("mobile.bad_response")) from None
+            if page.calendar is not None:
+                self.store.set_calendar(page.calendar)
             self.store.apply_pull(page.changes, page.cursor, complete=not page.has_more)
             received += len(page.changes)
             if progress:

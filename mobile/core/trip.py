@@ -1,27 +1,26 @@
-"""The trip and its money, computed as the server will: ``shared.travel`` under the policy in
-force in the subject's district on the visit's local date.
-
-Origin: the record's ``travel.origin``, else the teacher's base school. Destination: the child's
-registered home (home teaching) or the school (itinerant), else the check-in position. No claim
-(``travel`` None) earns nothing; an unknown end gives 0 m and nothing.
+"""The trip and its money, computed as the server will: ``shared.judge.visit_trip`` under the
+policy in force in the subject's district on the visit's local date (``shared.judge.policy_on``).
 
 Month total: each counted visit's subsidy (the server's figure once synced, the preview before),
-held to the policy's monthly cap with ``shared.compliance.capped_subsidy``.
+held to the monthly cap of the policy that settles the month in the teacher's district
+(``shared.judge.policy_for_month``) with ``shared.compliance.capped_subsidy``.
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from mobile.core.caseload import month_end, today_local
+from mobile.core.caseload import today_local
+from mobile.core.judged import registered_place
 from mobile.core.models import LocalVisit, VisitState
 from mobile.core.store import Store
 from mobile.core.visit_form import VisitForm
+from shared import judge
 from shared.compliance import capped_subsidy
 from shared.domain import ReviewStatus, VisitKind
 from shared.policy import PolicyParams
-from shared.terms import local_date
-from shared.travel import LatLon, SubsidyTerms, round_trip_m, subsidy_terms
+from shared.terms import month_of
+from shared.travel import LatLon, SubsidyTerms
 
 
 @dataclass(frozen=True)
@@ -45,31 +44,24 @@ def trip_preview(
     check_in: dict[str, Any] | None,
     policy: PolicyParams,
 ) -> TripPreview:
-    """The pure rule (see the module docstring); dicts are as pulled or as in a record."""
-    origin: LatLon | None = None
-    origin_source: str | None = None
-    custom = (travel or {}).get("origin")
-    if custom:
-        origin, origin_source = (custom["lat"], custom["lon"]), "custom"
-    elif base_school and base_school.get("lat") is not None and base_school.get("lon") is not None:
-        origin, origin_source = (base_school["lat"], base_school["lon"]), "base_school"
-    home = kind == VisitKind.HOME_TEACHING
-    keys = ("home_lat", "home_lon") if home else ("lat", "lon")
-    destination: LatLon | None = None
-    destination_source: str | None = None
-    if subject and subject.get(keys[0]) is not None and subject.get(keys[1]) is not None:
-        destination = (subject[keys[0]], subject[keys[1]])
-        destination_source = "home" if home else "school"
-    elif check_in:
-        destination, destination_source = (check_in["lat"], check_in["lon"]), "check_in"
-    if travel is None:
-        return TripPreview(origin, origin_source, destination, destination_source, 0, 0)
-    distance = round_trip_m(origin, destination)
-    if origin is None or destination is None:
-        return TripPreview(origin, origin_source, destination, destination_source, distance, 0)
-    terms = subsidy_terms(distance, policy, teacher, travel.get("shared_with") or ())
+    """The judge's trip (see the module docstring); dicts are as pulled or as in a record."""
+    trip = judge.visit_trip(
+        kind=kind,
+        travel=travel,
+        base_place=registered_place(VisitKind.ITINERANT, base_school),  # a school's place
+        registered_place=registered_place(kind, subject),
+        check_in=check_in,
+        policy=policy,
+        teacher=teacher,
+    )
     return TripPreview(
-        origin, origin_source, destination, destination_source, distance, terms.amount_fen, terms
+        trip.origin,
+        trip.origin_source,
+        trip.destination,
+        trip.destination_source,
+        trip.distance_m,
+        trip.subsidy_fen,
+        trip.terms,
     )
 
 
@@ -82,7 +74,7 @@ def preview_record(store: Store, record: dict[str, Any]) -> TripPreview:
         store.student(subject_id) if subject_id else store.school(record.get("school_id") or "")
     )
     started = record.get("started_at")
-    on = local_date(datetime.fromisoformat(started)) if started else today_local()
+    on = datetime.fromisoformat(started) if started else today_local()
     district = (subject or {}).get("district_code") or (user.district_code if user else None)
     base = store.school(user.base_school_id) if user and user.base_school_id else None
     return trip_preview(
@@ -92,7 +84,7 @@ def preview_record(store: Store, record: dict[str, Any]) -> TripPreview:
         base_school=base,
         subject=subject,
         check_in=record.get("check_in"),
-        policy=store.policy(district, on),
+        policy=judge.policy_on(store.policies(), district or "", on),
     )
 
 
@@ -134,15 +126,14 @@ def month_subsidy(
 ) -> MonthSubsidy:
     """This month's (or ``month``'s) subsidy for the history screen."""
     today = today or today_local()
-    month = month or today.year * 100 + today.month
+    month = month or month_of(today)
     user = store.user()
     username = user.username if user else ""
     counted = [v for v in store.visits(month=month) if v.counted]
     amounts = {v.id: visit_subsidy(store, v) for v in counted}
     approved = sum(amounts[v.id] for v in counted if v.review_status == ReviewStatus.APPROVED)
-    month_day = date(month // 100, month % 100, 1)
-    # The cap in force at the end of the month, or today while the month is running.
-    cap = store.policy(None, max(month_day, min(today, month_end(month_day)))).monthly_cap_fen
+    district = (user.district_code if user else None) or ""
+    cap = judge.policy_for_month(store.policies(), district, month).monthly_cap_fen
     total = sum(amounts.values())
     return MonthSubsidy(
         month=month,

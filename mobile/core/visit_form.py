@@ -3,9 +3,9 @@
 
 The record's own rules (end before start, a visit over 24 hours, field lengths, the subject of
 each kind) are ``shared.protocol.VisitRecord``'s, reported here per field in Chinese. This module
-adds only what a form needs before that: required fields, and warnings for what the server will
-flag but accept (no GPS, poor accuracy, short visit, no photo, odd times, a phone clock that
-disagrees with the server's).
+adds only what a form needs before that: required fields, and warnings: the judge's own flags
+of the record (``shared.evidence.own_flags``: what the server will flag but accept), each in
+words, and a phone clock that disagrees with the server's.
 """
 
 import uuid
@@ -16,16 +16,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mobile.core.check_in import distance_text, judge_check_in
 from mobile.core.devices import LocationResult, LocationStatus
+from mobile.core.judged import registered_place
 from mobile.core.models import LocalVisit
 from shared.consent import photographed_children, without_photo_consent
 from shared.domain import EvidenceFlag, VisitKind
-from shared.evidence import time_corrected
+from shared.evidence import own_flags, time_corrected
+from shared.judge import check_in_distance_m, record_facts
 from shared.messages import ZH_CN, describe_validation_errors, t
 from shared.policy import DEFAULT_POLICY, PolicyParams
 from shared.protocol import VisitRecord
-from shared.terms import local_date, time_in_window
+from shared.terms import SHANGHAI, local_date, time_in_window
+from shared.travel import LatLon
+from shared.visit_time import TimeEdit, duration_minutes, minimum_minutes, time_edits
 
 # Fields a teacher types into, by kind (the check tells which are required).
 TEXT_FIELDS = {
@@ -328,40 +331,100 @@ def _warnings(
     now: datetime,
     policy: PolicyParams,
     clock_skew_s: float | None,
-    subject: dict[str, Any] | None,
+    subject: dict[str, Any] | None = None,
 ) -> list[str]:
-    out: list[str] = []
-    check_in = record.check_in.model_dump() if record.check_in else None
-    verdict = judge_check_in(record.kind, check_in, subject, policy)
-    if EvidenceFlag.NO_GPS in verdict.flags:
-        status = form.check_in_status or LocationStatus.UNAVAILABLE
-        out.append(t("mobile.warn.no_gps", reason=t(f"mobile.location.{status}")))
-    if verdict.low_accuracy:
-        accuracy = round(verdict.accuracy_m or 0)
-        out.append(t("mobile.warn.low_accuracy", accuracy=accuracy, limit=policy.max_accuracy_m))
-    if verdict.outside_geofence and verdict.distance_m is not None:
-        out.append(
-            t(
-                "mobile.warn.outside_geofence",
-                place=verdict.place_name,
-                distance=distance_text(verdict.distance_m),
-                limit=policy.geofence_m,
-            )
-        )
-    minutes = int((record.ended_at - record.started_at).total_seconds() // 60)
-    if record.kind == VisitKind.HOME_TEACHING and minutes < policy.service_min_minutes:
-        out.append(
-            t("mobile.warn.short_session", minutes=minutes, minimum=policy.service_min_minutes)
-        )
-    elif record.kind == VisitKind.ITINERANT and minutes < policy.itinerant_min_minutes:
-        out.append(t("mobile.warn.short", minutes=minutes, minimum=policy.itinerant_min_minutes))
-    if not record.photos:
-        out.append(t("mobile.warn.no_photo"))
+    """The judge's own flags of ``record`` (``shared.evidence.own_flags``, as the server will
+    set them if it arrives now), each told in words; then the phone's clock, which no flag
+    covers."""
+    place = registered_place(record.kind, subject)
+    facts = record_facts(record.model_dump(mode="json"), id=form.id, teacher="")
+    flags = own_flags(facts, place, policy, now)
+    told = _Told(form, record, now, policy, place)
+    out = [line for flag in _FLAG_ORDER if flag in flags for line in told.lines(flag)]
     tolerance = timedelta(minutes=policy.future_tolerance_minutes)
-    if record.started_at > now + tolerance:
-        out.append(t("mobile.warn.future"))
-    elif record.started_at < now - timedelta(days=policy.max_age_days):
-        out.append(t("mobile.warn.stale", days=(now - record.started_at).days))
     if clock_skew_s is not None and abs(clock_skew_s) > tolerance.total_seconds():
         out.append(t("mobile.warn.clock", minutes=round(abs(clock_skew_s) / 60)))
     return out
+
+
+# The order the warnings are read in.
+_FLAG_ORDER = (
+    EvidenceFlag.NO_GPS,
+    EvidenceFlag.LOW_ACCURACY,
+    EvidenceFlag.OUTSIDE_GEOFENCE,
+    EvidenceFlag.SHORT_DURATION,
+    EvidenceFlag.TIME_EDITED,
+    EvidenceFlag.NO_PHOTO,
+    EvidenceFlag.FUTURE_TIME,
+    EvidenceFlag.STALE_TIME,
+)
+
+
+@dataclass(frozen=True)
+class _Told:
+    """The words for each of the judge's flags on one record."""
+
+    form: VisitForm
+    record: VisitRecord
+    now: datetime
+    policy: PolicyParams
+    place: LatLon | None
+
+    def lines(self, flag: str) -> list[str]:
+        rec, policy = self.record, self.policy
+        if flag == EvidenceFlag.NO_GPS:
+            status = self.form.check_in_status or LocationStatus.UNAVAILABLE
+            return [t("mobile.warn.no_gps", reason=t(f"mobile.location.{status}"))]
+        if flag == EvidenceFlag.LOW_ACCURACY:
+            accuracy = round(rec.check_in.accuracy_m) if rec.check_in else 0
+            return [t("mobile.warn.low_accuracy", accuracy=accuracy, limit=policy.max_accuracy_m)]
+        if flag == EvidenceFlag.OUTSIDE_GEOFENCE:
+            return [self._outside_geofence()]
+        if flag == EvidenceFlag.SHORT_DURATION:
+            minutes = duration_minutes(rec.started_at, rec.ended_at)
+            minimum = minimum_minutes(rec.kind, policy)
+            key = "short_session" if rec.kind == VisitKind.HOME_TEACHING else "short"
+            return [t(f"mobile.warn.{key}", minutes=minutes, minimum=minimum)]
+        if flag == EvidenceFlag.TIME_EDITED:
+            return [self._time_edited(edit) for edit in self._time_edits()]
+        if flag == EvidenceFlag.NO_PHOTO:
+            return [t("mobile.warn.no_photo")]
+        if flag == EvidenceFlag.FUTURE_TIME:
+            return [t("mobile.warn.future")]
+        return [t("mobile.warn.stale", days=(self.now - rec.started_at).days)]
+
+    def _outside_geofence(self) -> str:
+        position = self.record.check_in.model_dump() if self.record.check_in else None
+        metres = check_in_distance_m(position, self.place) or 0
+        distance = (
+            t("mobile.warn.metres", n=metres)
+            if metres < 1000
+            else t("mobile.warn.km", n=f"{metres / 1000:.1f}")
+        )
+        place = t(
+            f"mobile.warn.place.{'home' if self.form.kind == VisitKind.HOME_TEACHING else 'school'}"
+        )
+        return t(
+            "mobile.warn.outside_geofence",
+            place=place,
+            distance=distance,
+            limit=self.policy.geofence_m,
+        )
+
+    def _time_edits(self) -> list[TimeEdit]:
+        rec = self.record
+        return time_edits(
+            rec.started_at,
+            rec.ended_at,
+            rec.check_in.at if rec.check_in else None,
+            rec.check_out.at if rec.check_out else None,
+            self.policy,
+        )
+
+    def _time_edited(self, edit: TimeEdit) -> str:
+        return t(
+            "mobile.warn.time_edited",
+            which=t(f"mobile.warn.which.{edit.which}"),
+            tapped=edit.tapped.astimezone(SHANGHAI).strftime("%H:%M"),
+            minutes=edit.minutes,
+        )

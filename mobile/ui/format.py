@@ -6,6 +6,7 @@ message catalogue), which is why money is written "12.30 元" rather than with a
 
 from datetime import date, datetime
 
+from shared.judge import duration_minutes
 from shared.terms import SHANGHAI
 
 INPUT_FORMAT = "%Y-%m-%d %H:%M"
@@ -82,7 +83,8 @@ def parse_date(text: str) -> date | None:
 
 
 def minutes_between(start: str | None, end: str | None) -> int | None:
+    """The judge's duration (``shared.judge.duration_minutes``) of two ISO times."""
     a, b = local(start), local(end)
     if a is None or b is None:
         return None
-    return int((b - a).total_seconds() // 60)
+    return duration_minutes(a, b)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import flet as ft
 
+from mobile.core.judged import flag_labels
 from mobile.core.models import LocalVisit, StoreError, VisitState
 from mobile.core.store import Store
 from mobile.core.sync import SyncReport
@@ -17,6 +18,7 @@ from mobile.ui.shell import BaseScreen, FieldApp
 from mobile.ui.sync_view import SyncBadge
 from shared.domain import ReviewStatus, VisitKind
 from shared.messages import t
+from shared.terms import month_of
 
 
 def subject_name(store: Store, visit: LocalVisit) -> str:
@@ -31,7 +33,7 @@ class HistoryScreen(BaseScreen):
     def __init__(self, app: FieldApp) -> None:
         super().__init__(app)
         today = app.clock().date()
-        self.month = today.year * 100 + today.month
+        self.month = month_of(today)
         self.badge = SyncBadge(app)
         self.title = ft.Text("", size=w.TITLE, weight=ft.FontWeight.BOLD)
         self.money = ft.Column(spacing=2)
@@ -109,8 +111,8 @@ class HistoryScreen(BaseScreen):
                 wrap=True,
             ),
         ]
-        if visit.flag_labels:
-            rows.append(w.note(t("ui.record.flags", flags="、".join(visit.flag_labels)), w.WARN))
+        if labels := flag_labels(store, visit, self.app.clock()):
+            rows.append(w.note(t("ui.record.flags", flags="、".join(labels)), w.WARN))
 
         async def open_record() -> None:
             await self.app.go(f"/record/{visit.id}")
@@ -163,8 +165,8 @@ class RecordScreen(BaseScreen):
             rows.append(w.banner(t("ui.record.review_reason", reason=visit.review_reason), w.ERROR))
         if visit.state == VisitState.REJECTED and visit.error:
             rows.append(w.banner(t("ui.record.refused", error=visit.error), w.ERROR))
-        if visit.flag_labels:
-            rows.append(w.note(t("ui.record.flags", flags="、".join(visit.flag_labels)), w.WARN))
+        if labels := flag_labels(store, visit, self.app.clock()):
+            rows.append(w.note(t("ui.record.flags", flags="、".join(labels)), w.WARN))
         if visit.state == VisitState.CONFLICT:
             rows += self._conflict(visit)
         else:

@@ -20,6 +20,7 @@ from server.console.web import NO_STORE, ConsoleRoute, Viewer, ViewerDep
 from server.deps import SessionDep
 from server.models import District, Visit
 from server.services import audit, subsidy_approvals
+from shared.judge import duration_minutes
 from shared.messages import t
 from shared.terms import SHANGHAI
 
@@ -87,7 +88,7 @@ def visits_csv(
                     schools.get(v.school_id or "", ""),
                     _local(v.started_at),
                     _local(v.ended_at),
-                    round(v.duration_s / 60),
+                    duration_minutes(v.started_at, v.ended_at),
                     "、".join(t(f"flag.{c}") for c in v.flags or []),
                     "；".join(f"{t(f'flag.{c}')}：{n.get('reason', '')}" for c, n in notes.items()),
                     f"{v.distance_m / 1000:.1f}",

@@ -1,5 +1,6 @@
 """The travel-subsidy sheet: per district, teacher and month, the counted visits and what is
-payable once the policy's monthly cap per teacher is applied (shared.compliance.capped_subsidy)."""
+payable once the policy's monthly cap per teacher is applied (shared.compliance.capped_subsidy),
+the cap of the policy that settles the month (shared.judge.policy_for_month)."""
 
 import io
 from datetime import date, datetime
@@ -17,8 +18,8 @@ from server.scope import Scope
 from server.services.policies import load_versions
 from shared.compliance import capped_subsidy
 from shared.domain import ReviewStatus
-from shared.policy import policy_in_force
-from shared.terms import SHANGHAI, MonthError, parse_month
+from shared.judge import policy_for_month
+from shared.terms import SHANGHAI, MonthError, month_of, parse_month
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -47,14 +48,14 @@ def month_or_400(month: str, today: date) -> tuple[int, date]:
         first, last = parse_month(month.strip() or today.strftime("%Y-%m"))
     except MonthError:
         raise ApiError(400, "console.invalid_month") from None
-    return first.year * 100 + first.month, last
+    return month_of(first), last
 
 
 def subsidy_rows(
-    session: Session, scope: Scope, code: str | None, month: int, last_day: date
+    session: Session, scope: Scope, code: str | None, month: int
 ) -> list[dict[str, Any]]:
     """Per district and teacher, the month's counted visits and subsidy, capped by the policy
-    in force on the month's last day (shared.compliance.capped_subsidy)."""
+    that settles the month (shared.judge.policy_for_month)."""
     is_ok = col(Visit.review_status) == ReviewStatus.APPROVED
     conds: list[Any] = [
         scope.visits(),
@@ -82,7 +83,7 @@ def subsidy_rows(
     # sqlmodel types select() only up to four columns; the query is plain SQLAlchemy.
     grouped = session.exec(query)  # type: ignore[call-overload]
     for district_code, teacher, n, n_ok, metres, fen, ok_fen in grouped:
-        cap = policy_in_force(versions, district_code, last_day).monthly_cap_fen
+        cap = policy_for_month(versions, district_code, month).monthly_cap_fen
         rows.append(
             {
                 "district_code": district_code,

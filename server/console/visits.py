@@ -17,11 +17,14 @@ from server.errors import ApiError
 from server.models import District, School, Student, User, Visit
 from server.services import audit, flag_reasons, review_codes, visit_history
 from server.services.photos import content_type, path_for
-from server.services.visits import registered_place
+from server.services.policies import load_versions
+from server.services.visits import facts, registered_place
 from server.settings import get_settings
+from shared import judge
 from shared.domain import Role
 from shared.messages import t
-from shared.travel import distance_m
+from shared.terms import SHANGHAI
+from shared.visit_time import TimeEdit
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -192,6 +195,7 @@ def detail_page(
         # The page shows these distances, never the registered home position itself.
         offsets={key: _offset(record.get(key), place) for key in ("check_in", "check_out")},
         place_label=t("desk.place.home" if isinstance(subject, Student) else "desk.place.school"),
+        time_edits=_time_edit_lines(session, visit),
         seen=[students.get(s, s) for s in seen],
         names=students | schools,
         people=people,
@@ -207,9 +211,28 @@ def detail_page(
 
 def _offset(position: dict[str, Any] | None, place: tuple[float, float] | None) -> int | None:
     """Metres between a check-in or check-out and the registered home or school."""
-    if not position or place is None:
-        return None
-    return distance_m((position["lat"], position["lon"]), place)
+    return judge.check_in_distance_m(position, place)
+
+
+def _time_edit_lines(session: Session, visit: Visit) -> list[str]:
+    """What the ``time_edited`` flag is about, in words: each time typed away from the tap."""
+    f = facts(visit)
+    policy = judge.policy_on(load_versions(session), visit.district_code, f.started_at)
+    edits = judge.time_edits(f.started_at, f.ended_at, f.check_in_at, f.check_out_at, policy)
+    return [time_edit_text(edit) for edit in edits]
+
+
+def time_edit_text(edit: TimeEdit) -> str:
+    """签到时间被修改：设备记录 06:06，填写 04:30（提前 96 分钟）"""
+    tapped, recorded = edit.tapped.astimezone(SHANGHAI), edit.recorded.astimezone(SHANGHAI)
+    fmt = "%H:%M" if tapped.date() == recorded.date() else "%m-%d %H:%M"
+    shift = t(f"console.time_edit.{'earlier' if edit.earlier else 'later'}", minutes=edit.minutes)
+    return t(
+        f"console.time_edit.{edit.which}",
+        tapped=tapped.strftime(fmt),
+        recorded=recorded.strftime(fmt),
+        shift=shift,
+    )
 
 
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)

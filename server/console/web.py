@@ -26,6 +26,7 @@ from server.models import User
 from server.scope import Scope
 from server.services import audit, console_sessions
 from server.services.errors import DomainError
+from shared.judge import duration_minutes
 from shared.messages import describe_validation_errors, t
 from shared.terms import SHANGHAI
 
@@ -60,8 +61,13 @@ def _pct(value: float | None) -> str:
     return f"{(value or 0):.1%}"
 
 
+def _minutes(visit: Any) -> int:
+    """A visit's duration as the phone shows it: the judge's whole minutes."""
+    return duration_minutes(visit.started_at, visit.ended_at)
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES))
-templates.env.filters.update(yuan=_yuan, km=_km, local=_local, pct=_pct)
+templates.env.filters.update(yuan=_yuan, km=_km, local=_local, pct=_pct, minutes=_minutes)
 templates.env.globals.update(t=t, csrf_field=csrf.FIELD)
 
 

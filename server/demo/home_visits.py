@@ -13,6 +13,7 @@ from server.demo.rows import StudentRow
 from shared.compliance import required_sessions
 from shared.domain import VisitKind
 from shared.policy import DEFAULT_POLICY
+from shared.terms import month_of
 
 DUPLICATE_IN = "330182"  # a teacher records one session twice
 
@@ -27,7 +28,7 @@ def plan_home(p: VisitPlanner, username: str, children: list[StudentRow]) -> Non
         weekday = (first_weekday + idx) % 5  # each child has a weekly slot
         profile = rng.choices(("meets", "weekly", "sparse"), weights)[0]
         for month in term.months():
-            days = [d for d in teaching_days if d.year * 100 + d.month == month]
+            days = [d for d in teaching_days if month_of(d) == month]
             if not days:
                 continue
             preferred = [d for d in days if d.weekday() == weekday]

@@ -6,15 +6,17 @@ for a month the term only partly covers. Everything the report needs from visits
 from those rows in Python. The roster counts read the covering indexes ``ix_student_cap`` and
 ``ix_student_placement``.
 
-A home-teaching session counts toward the service standard unless it is flagged short:
-shorter than the minimum of the policy in force on its day, the judgement a coordinator sees
-on the visit itself.
+Which home-teaching sessions count toward the service standard is the judge's decision,
+stored with each visit (``visit.service_session``, ``shared.judge.counts_for_service``): the
+tally and the partial months only sum it. A month is settled by the policy in force on its last
+day (``shared.judge.policy_for_month``: the sessions it owes, its subsidy cap); the term's
+figures by the one in force on the report's last counted day (``shared.judge.policy_for_term``).
 """
 
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,8 +28,9 @@ from server.services.errors import DomainError
 from server.services.policies import load_versions
 from server.settings import get_settings
 from shared import compliance as rules
-from shared.domain import EvidenceFlag, Placement, ReviewStatus, Role, Stage, VisitKind
-from shared.policy import PolicyParams, policy_in_force
+from shared import judge
+from shared.domain import Placement, ReviewStatus, Role, Stage, VisitKind
+from shared.policy import PolicyParams, PolicyVersion
 from shared.terms import SHANGHAI, Term, TermError, parse_term
 
 
@@ -181,6 +184,7 @@ class _Gathered:
     term: Term
     as_of: date
     policy: dict[str, PolicyParams]
+    monthly: "_MonthlyPolicy"
     names: dict[str, str]
     roster: "_Roster"
     sums: "_VisitSums"
@@ -188,18 +192,20 @@ class _Gathered:
 
 
 def _gather(session: Session, codes: list[str], term: Term, today: date | None) -> _Gathered:
-    as_of = min(term.end, today or _today())
+    today = today or _today()
+    as_of = judge.report_day(term, today)
     versions = load_versions(session)
-    policy = {code: policy_in_force(versions, code, as_of) for code in codes}
+    policy = {code: judge.policy_for_term(versions, code, term, today) for code in codes}
+    monthly = _MonthlyPolicy(versions)
     names = dict(
         session.exec(
             select(District.code, District.name).where(col(District.code).in_(codes))
         ).all()
     )
     roster = _roster_counts(session, codes, policy)
-    sums = _visit_sums(session, codes, term, policy)
+    sums = _visit_sums(session, codes, term, monthly)
     instructors = _instructors(session, codes, sums.school_visits, policy)
-    return _Gathered(term, as_of, policy, names, roster, sums, instructors)
+    return _Gathered(term, as_of, policy, monthly, names, roster, sums, instructors)
 
 
 def _report(g: _Gathered, code: str) -> dict:
@@ -210,7 +216,9 @@ def _report(g: _Gathered, code: str) -> dict:
         g.roster.in_scope[code], sums.school_visits, p.itinerant_visits_per_term
     )
     served = g.roster.served[code]
-    svc = rules.service_standard(served, sums.sessions, term, p, g.as_of)
+    svc = rules.service_standard(served, sums.sessions, term, p, g.as_of, g.monthly.of(code))
+    # Uncapped, the sums are kept under _ALL_MONTHS, which no policy settles.
+    cap = g.monthly.cap_of(code) if g.monthly.capped(code, term) else _no_cap
     n_visits, n_flagged = sums.totals.get(code, (0, 0))
     by_month = {
         str(m): rules.month_delivery(served, sums.sessions, m, owed)
@@ -240,10 +248,33 @@ def _report(g: _Gathered, code: str) -> dict:
             },
         },
         "subsidy": {
-            "claimed_fen": rules.capped_subsidy(sums.claimed[code], p.monthly_cap_fen),
-            "approved_fen": rules.capped_subsidy(sums.approved[code], p.monthly_cap_fen),
+            "claimed_fen": rules.capped_by_month(sums.claimed[code], cap),
+            "approved_fen": rules.capped_by_month(sums.approved[code], cap),
         },
     }
+
+
+@dataclass
+class _MonthlyPolicy:
+    """The policy that settles each month of each district (``judge.policy_for_month``)."""
+
+    versions: list[PolicyVersion]
+    cache: dict[tuple[str, int], PolicyParams] = field(default_factory=dict)
+
+    def get(self, code: str, month: int) -> PolicyParams:
+        if (code, month) not in self.cache:
+            self.cache[(code, month)] = judge.policy_for_month(self.versions, code, month)
+        return self.cache[(code, month)]
+
+    def of(self, code: str) -> Any:
+        return lambda month: self.get(code, month)
+
+    def cap_of(self, code: str) -> Any:
+        return lambda month: self.get(code, month).monthly_cap_fen
+
+    def capped(self, code: str, term: Term) -> bool:
+        """Whether any month of ``term`` has a monthly cap in ``code``."""
+        return any(self.get(code, m).monthly_cap_fen is not None for m in term.months())
 
 
 @dataclass
@@ -303,7 +334,7 @@ class _VisitSums:
     """The term's counted visits, summed as the report needs them."""
 
     school_visits: dict[str, int] = field(default_factory=dict)  # itinerant visits per school
-    # (student, YYYYMM) -> home-teaching sessions of at least the district's minimum length
+    # (student, YYYYMM) -> home-teaching sessions toward the standard (the judge's, summed)
     sessions: dict[tuple[str, int], int] = field(default_factory=dict)
     totals: dict[str, tuple[int, int]] = field(default_factory=dict)  # district -> (all, flagged)
     # district -> visit kind -> (all, flagged)
@@ -323,8 +354,12 @@ class _VisitSums:
 _ALL_MONTHS = ("", 0)
 
 
+def _no_cap(_month: int) -> None:
+    return None
+
+
 def _visit_sums(
-    session: Session, codes: list[str], term: Term, policy: dict[str, PolicyParams]
+    session: Session, codes: list[str], term: Term, monthly: _MonthlyPolicy
 ) -> _VisitSums:
     """The term's counted visits, summed per district, child, school and teacher-month.
 
@@ -337,9 +372,7 @@ def _visit_sums(
     whole: list[int] = []
     partial: list[int] = []
     for month in term.months():
-        first = date(month // 100, month % 100, 1)
-        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        (whole if term.start <= first and last <= term.end else partial).append(month)
+        (whole if term.covers_month(month) else partial).append(month)
     parts = [_tally_rows(codes, whole)] if whole else []
     if partial:
         parts.append(_partial_month_rows(codes, partial, lo, hi))
@@ -364,13 +397,13 @@ def _visit_sums(
         sums.by_kind[code][kind] = (int(n), int(flagged))
         all_n, all_flagged = sums.totals.get(code, (0, 0))
         sums.totals[code] = (all_n + int(n), all_flagged + int(flagged))
-        if policy[code].monthly_cap_fen is None:  # only the total matters
+        if not monthly.capped(code, term):  # only the total matters
             claimed, approved = sums.claimed[code], sums.approved[code]
             claimed[_ALL_MONTHS] = claimed.get(_ALL_MONTHS, 0) + int(fen)
             approved[_ALL_MONTHS] = approved.get(_ALL_MONTHS, 0) + int(ok)
     # (month, district, subject): the tally's key order, so the groups stream without a sort.
     sessions = run(
-        sa.select(rows.c.subject_id, rows.c.local_month, func.sum(rows.c.visits - rows.c.short))
+        sa.select(rows.c.subject_id, rows.c.local_month, func.sum(rows.c.sessions))
         .where(home)
         .group_by(rows.c.local_month, rows.c.district_code, rows.c.subject_id)
     )
@@ -381,7 +414,7 @@ def _visit_sums(
         .group_by(rows.c.subject_id)
     )
     sums.school_visits = {school: int(n) for school, n in school_visits}
-    capped = [code for code in codes if policy[code].monthly_cap_fen is not None]
+    capped = [code for code in codes if monthly.capped(code, term)]
     if capped:
         by_teacher_month = run(
             sa.select(
@@ -401,7 +434,7 @@ def _visit_sums(
 
 
 _ROW_NAMES = ("kind", "district_code", "local_month", "subject_id", "teacher")
-_SUM_NAMES = ("visits", "flagged", "short", "fen", "approved_fen")
+_SUM_NAMES = ("visits", "flagged", "sessions", "fen", "approved_fen")
 
 
 def _tally_rows(codes: list[str], months: list[int]) -> sa.Select:
@@ -428,11 +461,10 @@ def _partial_month_rows(
         func.coalesce(v.student_id, v.school_id, ""),
         col(v.teacher),
     ]
-    short = sa.cast(v.flags, sa.Text).like(f'%"{EvidenceFlag.SHORT_DURATION}"%')
     sums: list[sa.SQLColumnExpression[Any]] = [
         func.count(),
         func.count().filter(col(v.flagged) == sa.true()),
-        func.count().filter(short),
+        func.count().filter(col(v.service_session) == sa.true()),
         func.coalesce(func.sum(v.subsidy_fen), 0),
         func.coalesce(
             func.sum(v.subsidy_fen).filter(col(v.review_status) == ReviewStatus.APPROVED), 0

@@ -17,10 +17,11 @@ from server.scope import Scope
 from server.services.policies import params_for
 from server.services.visits import facts, registered_place
 from shared.domain import EvidenceFlag, VisitKind
-from shared.evidence import minimum_minutes, pair_flags
+from shared.evidence import pair_flags
 from shared.messages import t
 from shared.terms import local_date
 from shared.travel import distance_m
+from shared.visit_time import minimum_minutes
 
 _PARTNER_LIMIT = 50  # other visits named under one pairwise flag
 

@@ -3,9 +3,10 @@
 A visit is judged by the policy in force where and when it happened. A version saved later
 with an effective date in the past changes that rule for visits already stored, so their
 evidence flags are recomputed: all but the pairwise ones (overlaps, same-day duplicates), which
-no policy decides and which stay as they are. A visit whose flags change moves its ``seq``, so
-phones pull it, and ``visit_tally`` follows through its triggers (the service standard counts
-sessions not flagged short).
+no policy decides and which stay as they are, and whether each counts toward the service
+standard (``service_session``), both by the judge (``shared.judge``). A visit whose verdict
+changes moves its ``seq``, so phones pull it, and ``visit_tally`` follows through its triggers
+(it sums ``service_session``).
 
 The subsidy is not recomputed: it was claimed and perhaps approved under the rule known when
 the visit arrived, and money already reviewed does not change behind the reviewer's back.
@@ -23,8 +24,9 @@ from server.db import next_seq
 from server.models import School, Student
 from server.services.visits import facts, registered_place
 from shared.evidence import PAIR_FLAGS, own_flags
-from shared.policy import PolicyVersion, policy_in_force
-from shared.terms import SHANGHAI, local_date
+from shared.judge import counts_for_service, policy_on
+from shared.policy import PolicyVersion
+from shared.terms import SHANGHAI
 from shared.travel import LatLon
 
 _COLUMNS = (
@@ -38,6 +40,7 @@ _COLUMNS = (
     "ended_at",
     "record",
     "flags",
+    "service_session",
     "received_at",
 )
 
@@ -105,12 +108,21 @@ def _rejudge_page(
     changed = []
     for row in rows:
         facts_ = facts(row)
-        policy = policy_in_force(versions, row["district_code"], local_date(facts_.started_at))
+        policy = policy_on(versions, row["district_code"], facts_.started_at)
         place = places.get(row["student_id"] or row["school_id"])
         kept = set(row["flags"] or ()) & PAIR_FLAGS
         flags = sorted(own_flags(facts_, place, policy, row["received_at"]) | kept)
-        if flags != list(row["flags"] or ()):
-            changed.append({"b_id": row["id"], "flags": flags, "flagged": bool(flags)})
+        session_ = counts_for_service(facts_.kind, facts_.started_at, facts_.ended_at, policy)
+        if flags != list(row["flags"] or ()) or session_ != bool(row["service_session"]):
+            changed.append(
+                {
+                    "b_id": row["id"],
+                    "flags": flags,
+                    "flagged": bool(flags),
+                    "service_session": session_,
+                }
+            )
+        if changed and changed[-1]["b_id"] == row["id"]:
             outcome.gained.update(set(flags) - set(row["flags"] or ()))
             outcome.lost.update(set(row["flags"] or ()) - set(flags))
     if changed:
@@ -123,6 +135,7 @@ def _rejudge_page(
             .values(
                 flags=sa.bindparam("flags"),
                 flagged=sa.bindparam("flagged"),
+                service_session=sa.bindparam("service_session"),
                 seq=sa.bindparam("seq"),
             ),
             changed,

@@ -31,6 +31,7 @@ from server.scope import Scope
 from server.services import audit, visit_history
 from server.services.errors import DomainError
 from shared.domain import ReviewStatus, Role
+from shared.judge import in_counts
 from shared.messages import t
 from shared.terms import SHANGHAI
 
@@ -71,7 +72,7 @@ def review_visit(
     visit.review_reason = reason
     visit.reviewed_by = scope.username
     visit.reviewed_at = now or utcnow()
-    visit.counted = decision == ReviewStatus.APPROVED
+    visit.counted = in_counts(deleted=visit.deleted, review_status=decision)
     visit.seq = next_seq(session)
     session.add(visit)
     _audit(session, scope, visit, decision, f"version={visit.version} reason={reason}")

@@ -72,7 +72,7 @@ def month_states(
     """Every teacher with counted visits in ``month`` (``code``, or every visible district),
     and every teacher approved for it whose visits have all gone since, with the live
     approval and whether it is stale."""
-    rows = subsidy_rows(session, scope, code, month, last_day)
+    rows = subsidy_rows(session, scope, code, month)
     live = {(a.district_code, a.teacher): a for a in _approvals(session, scope, code, month)}
     states = [
         MonthState(r, a, a is not None and is_stale(a, r))
@@ -112,7 +112,7 @@ def approve(
     lock_changes(session)  # pushes and reviews queue here: the figures hold until commit
     current = [
         r
-        for r in subsidy_rows(session, scope, district_code, month, last_day)
+        for r in subsidy_rows(session, scope, district_code, month)
         if r["teacher"] == teacher
     ]
     if not current:

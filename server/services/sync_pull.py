@@ -20,7 +20,8 @@ from server.services import audit
 from server.services.errors import DomainError
 from server.services.visits import visit_out
 from shared.domain import Role
-from shared.protocol import Change, PullResponse
+from shared.protocol import CalendarRecord, Change, PullResponse, TermRecord
+from shared.terms import TermCalendar
 
 CURSOR_PREFIX = "c1."
 
@@ -38,8 +39,16 @@ def parse_cursor(cursor: str | None) -> int:
     return int(digits)
 
 
-def pull(session: Session, *, scope: Scope, cursor: str | None, limit: int) -> PullResponse:
+def pull(
+    session: Session,
+    *,
+    scope: Scope,
+    cursor: str | None,
+    limit: int,
+    calendar: tuple[TermCalendar, str] | None = None,
+) -> PullResponse:
     """Up to ``limit`` changes after ``cursor``; ``has_more`` when another call would find more.
+    With ``calendar`` (the city's calendar and its tag), the page carries it too.
 
     Each entity contributes its ``limit + 1`` lowest-sequence rows; the merged ``limit`` lowest
     are exact, since a row missing from the merge would have at least ``limit + 1`` rows
@@ -73,9 +82,25 @@ def pull(session: Session, *, scope: Scope, cursor: str | None, limit: int) -> P
             )
     session.commit()
     last = taken[-1][0] if taken else after
+    extra = {"calendar": calendar_record(*calendar)} if calendar is not None else {}
     return PullResponse(
-        changes=changes, cursor=f"{CURSOR_PREFIX}{last}", has_more=len(merged) > limit
+        changes=changes, cursor=f"{CURSOR_PREFIX}{last}", has_more=len(merged) > limit, **extra
     )
+
+
+def calendar_record(calendar: TermCalendar, tag: str) -> CalendarRecord:
+    """The calendar as a pull carries it, terms in id order."""
+    terms = [
+        TermRecord(
+            id=term_id,
+            start=d.start,
+            end=d.end,
+            teaching_start=d.teaching_start,
+            teaching_end=d.teaching_end,
+        )
+        for term_id, d in sorted(calendar.items())
+    ]
+    return CalendarRecord(tag=tag, terms=terms)
 
 
 def _rows_after(

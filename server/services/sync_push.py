@@ -42,6 +42,7 @@ from server.services.photos import holders
 from server.services.policies import versions_as_of
 from server.services.sync_write import WritePlan, write
 from server.services.visits import facts, registered_place, visit_out
+from shared import judge
 from shared.consent import photographed_children, without_photo_consent
 from shared.domain import ReviewStatus, VisitKind
 from shared.evidence import VisitFacts, pair_flags, visit_flags
@@ -49,7 +50,7 @@ from shared.messages import describe_validation_errors, t
 from shared.policy import policy_in_force
 from shared.protocol import DeleteRecord, ErrorBody, PushOp, PushResult, VisitRecord
 from shared.terms import local_date, local_month
-from shared.travel import round_trip_m, visit_subsidy_fen
+from shared.travel import LatLon, round_trip_m
 
 log = logging.getLogger("songjiao.sync")
 
@@ -252,6 +253,7 @@ class _NewVisit:
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
     counted: bool = True
+    service_session: bool = False
     deleted: bool = False
     version: int = 0
     received_at: datetime = _UNSET
@@ -545,24 +547,24 @@ class _Batch:
         missing = [h for h in rec.photos if h not in self.photos and (rid, h) not in self.linked]
         if missing:
             return _rejected(op_id, rid, "photo_not_uploaded", sha256=missing[0])
-        policy = policy_in_force(self.policies, subject.district_code, local_date(rec.started_at))
+        policy = judge.policy_on(self.policies, subject.district_code, rec.started_at)
         place = registered_place(subject)
-        distance = subsidy = 0
-        if rec.travel is not None:
-            origin = rec.travel.origin
-            start = (
-                (origin.lat, origin.lon)
-                if origin
-                else (registered_place(self.base) if self.base else None)
-            )
-            end = place or ((rec.check_in.lat, rec.check_in.lon) if rec.check_in else None)
+
+        def measure(start: LatLon | None, end: LatLon | None) -> int:
             if (start, end) not in self.trips:
                 self.trips[(start, end)] = round_trip_m(start, end)
-            distance = self.trips[(start, end)]
-            if start is not None and end is not None:
-                subsidy = visit_subsidy_fen(
-                    distance, policy, self.scope.username, rec.travel.shared_with
-                )
+            return self.trips[(start, end)]
+
+        trip = judge.visit_trip(
+            kind=rec.kind,
+            travel=dumped.get("travel"),
+            base_place=registered_place(self.base) if self.base else None,
+            registered_place=place,
+            check_in=dumped.get("check_in"),
+            policy=policy,
+            teacher=self.scope.username,
+            measure=measure,
+        )
         visit = current or _NewVisit(id=rid, teacher=self.scope.username)
         if current is not None:
             self._lose_partner(current)
@@ -573,11 +575,15 @@ class _Batch:
         visit.local_month = local_month(rec.started_at)
         visit.duration_s = int((rec.ended_at - rec.started_at).total_seconds())
         visit.record = dumped  # the validated record as JSON (dumped once, in run)
-        visit.distance_m, visit.subsidy_fen = distance, subsidy
+        visit.distance_m, visit.subsidy_fen = trip.distance_m, trip.subsidy_fen
         # An edit sends a reviewed visit back to review.
         visit.review_status, visit.review_reason = ReviewStatus.PENDING, ""
         visit.reviewed_by = visit.reviewed_at = None
-        visit.counted, visit.deleted = True, False
+        visit.deleted = False
+        visit.counted = judge.in_counts(deleted=False, review_status=ReviewStatus.PENDING)
+        visit.service_session = judge.counts_for_service(
+            rec.kind, rec.started_at, rec.ended_at, policy
+        )
         visit.version += 1
         visit.received_at = self.now
         self.visits[rid] = visit

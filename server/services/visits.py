@@ -1,11 +1,11 @@
 """Visits: what the server adds to a pushed record, and how a stored visit is shown."""
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from server.models import School, Student, Visit
 from shared.evidence import VisitFacts
+from shared.judge import record_facts
 from shared.travel import LatLon
 
 
@@ -29,26 +29,11 @@ def visit_out(visit: Visit) -> dict[str, Any]:
 
 
 def facts(visit: Visit | Mapping[str, Any]) -> VisitFacts:
-    """Flag inputs from a stored visit (row or row dict)."""
+    """Flag inputs from a stored visit (row or row dict), read by the judge from its record."""
     get: Callable[[str], Any] = (
         visit.get if isinstance(visit, Mapping) else lambda k: getattr(visit, k)
     )
-    record = get("record") or {}
-    check_in = record.get("check_in")
-    return VisitFacts(
-        id=get("id"),
-        teacher=get("teacher"),
-        kind=get("kind"),
-        subject_id=get("student_id") or get("school_id"),
-        started_at=_aware(get("started_at")),
-        ended_at=_aware(get("ended_at")),
-        check_in=(check_in["lat"], check_in["lon"], check_in["accuracy_m"]) if check_in else None,
-        photo_count=len(record.get("photos") or ()),
-    )
-
-
-def _aware(value: datetime | str) -> datetime:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+    return record_facts(get("record") or {}, id=get("id"), teacher=get("teacher"), kind=get("kind"))
 
 
 def registered_place(subject: Student | School) -> LatLon | None:

@@ -5,10 +5,18 @@ from datetime import UTC, datetime, timedelta
 
 from mobile.core.devices import FakeLocation, LocationResult, LocationStatus
 from mobile.core.models import LocalVisit, VisitState
-from mobile.core.visit_form import FormCheck, VisitForm, check, iep_goal_choices, without_consent
+from mobile.core.visit_form import (
+    FormCheck,
+    VisitForm,
+    _warnings,
+    check,
+    iep_goal_choices,
+    without_consent,
+)
 from shared.domain import VisitKind
 from shared.messages import t
 from shared.policy import PolicyParams
+from shared.protocol import VisitRecord
 from tests.mobile.helpers import home_record, school, student
 
 NOW = datetime(2025, 11, 12, 10, 0, tzinfo=UTC)
@@ -254,3 +262,24 @@ def test_a_record_from_a_contract_client_has_no_tap_instants() -> None:
     assert record.check_in is None or record.check_in.at is None
     form = VisitForm.from_visit(_saved(record.model_dump(mode="json")))
     assert form.check_in_at is None and form.corrected("started_at") is None
+
+
+def test_warnings_are_the_judges_flags_in_words() -> None:
+    """A check-in far from the registered home and a start typed 96 minutes before the tap:
+    the warnings say what the judge will flag (the same flags the server sets)."""
+    form = filled_home_form(minutes=120)
+    far = {**HOME, "home_lat": 29.30, "home_lon": 119.10}  # about 44 km south
+    tapped = datetime.fromisoformat(form.started_at or "")
+    record = check(form, now=NOW, subject=far).record
+    assert record is not None
+    data = record.model_dump(mode="json")
+    data["check_in"]["at"] = tapped.isoformat()
+    data["started_at"] = (tapped - timedelta(minutes=96)).isoformat()
+    form.started_at = data["started_at"]
+    warnings = check(form, now=NOW, subject=far).warnings
+    assert any("超出 500 米的范围" in w and "公里" in w for w in warnings), warnings
+    assert not any("时间被修改" in w for w in warnings)  # the form sent no tap instant
+    # The record a phone that keeps the tap (Position.at) saves for the same correction.
+    edited = VisitRecord.model_validate(data)
+    lines = _warnings(form, edited, NOW, PolicyParams(), None, far)
+    assert any("签到时间与点击时的" in w and "相差 96 分钟" in w for w in lines), lines

@@ -4,7 +4,7 @@ import csv
 import hashlib
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import Any
 
@@ -22,6 +22,8 @@ from shared.terms import local_date, local_month, term_of
 from tests.conftest import World
 from tests.factories import PASSWORD, Factory, home_visit, itinerant_visit, upsert
 from tests.live import Client, LiveServer
+
+SHANGHAI_TZ = timezone(timedelta(hours=8))
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -379,6 +381,28 @@ def test_visit_detail_shows_chinese_flags_and_is_audited(
     assert rows[0].district_code == world.district
     review_forms = [f for f in forms_of(page.text) if f["action"].endswith("/review")]
     assert review_forms and review_forms[0]["fields"]["csrf_token"] == "hidden"
+
+
+def test_visit_detail_tells_a_time_typed_away_from_the_tap_and_the_phones_duration(
+    world: World, coord: Console
+) -> None:
+    """Checked in at 06:06 by the device, 04:30 typed: flagged time_edited, the difference in
+    words; the duration shown is the judge's whole minutes (96 min 50 s shows 96, not 97)."""
+    tapped = datetime(2025, 10, 9, 6, 6, tzinfo=SHANGHAI_TZ)
+    start = datetime(2025, 10, 9, 4, 30, tzinfo=SHANGHAI_TZ)
+    end = start + timedelta(minutes=96, seconds=50)
+    record = home_visit(world.student, start=start, minutes=0)
+    record["ended_at"] = end.isoformat()
+    record["check_in"] = {**record["check_in"], "at": tapped.isoformat()}
+    record["check_out"] = {**record["check_out"], "at": (end + timedelta(minutes=3)).isoformat()}
+    (result,) = world.t.push(upsert(record))
+    assert result["status"] == "applied", result
+    (pulled,) = [c for c in world.t.get("/sync/pull").json()["changes"] if c["id"] == record["id"]]
+    assert "time_edited" in pulled["record"]["flags"]
+    page = coord.get(f"/visits/{record['id']}")
+    assert "签到时间被修改：设备记录 06:06，填写 04:30（提前 96 分钟）" in page.text
+    assert "签退时间被修改" not in page.text  # 3 minutes: within the default 5
+    assert "时间被修改" in page.text and "<td>96 分钟</td>" in page.text
 
 
 def test_photo_is_served_through_scope_and_audited(

@@ -80,7 +80,7 @@ def test_0003_fills_the_tally_from_stored_visits_and_downgrades(empty_database: 
                     "seq": n + 1,
                 },
             )
-    command.upgrade(config, "head")
+    command.upgrade(config, "0005")  # 0010 replaces the tally's short (below)
     tally = "SELECT visits, flagged, short, fen, approved_fen FROM visit_tally WHERE teacher = 't1'"
     with engine.begin() as conn:
         assert conn.execute(sa.text(tally)).one() == (2, 1, 1, 300, 100)
@@ -126,3 +126,84 @@ def test_0004_adds_console_sessions_and_audit_origin_and_downgrades(empty_databa
     engine.dispose()
     assert "console_session" not in tables and "device_id" not in columns and kept == 1
     assert "address" not in columns
+
+
+def test_0010_stores_the_judges_sessions_the_tally_sums_them_and_it_downgrades(
+    empty_database: str,
+) -> None:
+    """Visits stored before 0010 are judged by shared.judge under the policy of their day (a
+    district version of 1 October lowers the minimum to 30 minutes); the tally's ``sessions``
+    is their sum, kept by the new triggers; a downgrade to 0005 brings back ``short`` (from
+    the flags) and drops the column."""
+    from alembic import command
+
+    from server.db import alembic_config
+
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0005")
+    engine = make_engine(empty_database)
+    visit = sa.text(
+        "INSERT INTO visit (id, kind, teacher, student_id, school_id, district_code, started_at,"
+        " ended_at, local_month, duration_s, record, flags, flag_notes, flagged, distance_m,"
+        " subsidy_fen, review_status, review_reason, counted, deleted, version, received_at, seq)"
+        " VALUES (:id, :kind, 't6', :student, :school, '330127', :start, :end, :month, 0,"
+        " '{}', :flags, '{}', :flagged, 0, 0, 'pending', '', true, false, 1, :end, :seq)"
+    )
+    rows = [  # (kind, start, end, flags): UTC times as stored
+        ("home_teaching", "2025-09-10 01:00:00", "2025-09-10 02:10:00", "[]"),  # 70 min
+        ("home_teaching", "2025-09-11 01:00:00", "2025-09-11 01:40:59", '["short_duration"]'),
+        ("home_teaching", "2025-10-09 01:00:00", "2025-10-09 01:40:00", '["short_duration"]'),
+        ("itinerant", "2025-10-09 03:00:00", "2025-10-09 05:00:00", "[]"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO district (code, name) VALUES ('330127', '淳安县')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO policy (district_code, effective_from, params, version, seq)"
+                " VALUES ('330127', '2025-10-01', :params, 1, 99)"
+            ),
+            {"params": '{"service_min_minutes": 30}'},
+        )
+        for n, (kind, start, end, flags) in enumerate(rows):
+            home = kind == "home_teaching"
+            conn.execute(
+                visit,
+                {
+                    "id": f"w{n}",
+                    "kind": kind,
+                    "student": "S1" if home else None,
+                    "school": None if home else "SC1",
+                    "start": start,
+                    "end": end,
+                    "month": int(start[:4] + start[5:7]),
+                    "flags": flags,
+                    "flagged": flags != "[]",
+                    "seq": n + 1,
+                },
+            )
+    command.upgrade(config, "head")
+    judged = "SELECT id FROM visit WHERE service_session ORDER BY id"
+    tally = (
+        "SELECT local_month, visits, sessions FROM visit_tally WHERE kind = 'home_teaching'"
+        " AND teacher = 't6' ORDER BY local_month"
+    )
+    with engine.begin() as conn:
+        # The October session is 40 minutes, long enough under October's district version.
+        assert [r[0] for r in conn.execute(sa.text(judged))] == ["w0", "w2"]
+        assert [tuple(r) for r in conn.execute(sa.text(tally))] == [(202509, 2, 1), (202510, 1, 1)]
+        conn.execute(sa.text("UPDATE visit SET service_session = true WHERE id = 'w1'"))
+        conn.execute(sa.text("UPDATE visit SET counted = false WHERE id = 'w2'"))
+        assert [tuple(r) for r in conn.execute(sa.text(tally))] == [(202509, 2, 2), (202510, 0, 0)]
+    command.downgrade(config, "0005")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("visit")}
+        short = conn.execute(
+            sa.text(
+                "SELECT local_month, visits, short FROM visit_tally WHERE kind = 'home_teaching'"
+                " AND teacher = 't6' ORDER BY local_month"
+            )
+        )
+        assert [tuple(r) for r in short] == [(202509, 2, 1)]  # w2 is no longer counted
+    assert "service_session" not in columns
+    command.upgrade(config, "head")  # and up again
+    engine.dispose()

@@ -79,10 +79,10 @@ def test_a_later_policy_judges_stored_visits_again(world: World, factory: Factor
         assert moved[visit_id]["version"] == before[visit_id]["version"]  # not the teacher's edit
     with factory.session() as s:  # what the report's service standard reads
         tally = {
-            row.local_month: (row.visits, row.short)
+            row.local_month: (row.visits, row.sessions)
             for row in s.exec(select(VisitTally).where(VisitTally.subject_id == world.student))
         }
-    assert tally == {202509: (1, 1), 202510: (2, 0)}
+    assert tally == {202509: (1, 0), 202510: (2, 2)}
     # Saving the same version again judges nothing anew.
     cursor = world.t.get("/sync/pull").json()["cursor"]
     again = admin.put(

@@ -100,3 +100,16 @@ def test_pull_of_a_child_is_audited(world: World, factory: Factory) -> None:
         ).all()
     # The device's sign-in is audited too (its own row); the pull adds one row per child.
     assert [(r.action, r.entity, r.entity_id) for r in rows] == [("sync", "student", world.student)]
+
+
+def test_the_calendar_comes_only_to_a_pull_that_asks_and_only_when_changed(world: World) -> None:
+    """A contract client's pull is unchanged; the phone's tag gets the calendar once."""
+    plain = world.t.get("/sync/pull").json()
+    assert "calendar" not in plain
+    first = world.t.get("/sync/pull", params={"calendar": ""}).json()
+    calendar = first["calendar"]
+    assert calendar["tag"] and isinstance(calendar["terms"], list)
+    again = world.t.get("/sync/pull", params={"calendar": calendar["tag"]}).json()
+    assert "calendar" not in again
+    stale = world.t.get("/sync/pull", params={"calendar": "0" * 16}).json()
+    assert stale["calendar"] == calendar

@@ -10,7 +10,6 @@ from sqlmodel import select
 from server.models import User, Visit, VisitTally
 from server.scope import Scope
 from server.services import compliance, review
-from shared.policy import PolicyParams
 from shared.terms import TermDates, parse_term
 from tests.conftest import World
 from tests.factories import Factory, delete, home_visit, itinerant_visit, upsert
@@ -29,10 +28,13 @@ def _recount(factory: Factory, district: str) -> dict[tuple, tuple]:
             c = sums.setdefault(key, Counter())
             c["visits"] += 1
             c["flagged"] += int(v.flagged)
-            c["short"] += int("short_duration" in v.flags)
+            # The judge's two verdicts on a session agree: it counts unless flagged short.
+            long_enough = v.kind == "home_teaching" and "short_duration" not in v.flags
+            assert v.service_session == long_enough, v
+            c["sessions"] += int(v.service_session)
             c["fen"] += v.subsidy_fen
             c["approved_fen"] += v.subsidy_fen if v.review_status == "approved" else 0
-    names = ("visits", "flagged", "short", "fen", "approved_fen")
+    names = ("visits", "flagged", "sessions", "fen", "approved_fen")
     return {key: tuple(c[n] for n in names) for key, c in sums.items()}
 
 
@@ -41,7 +43,7 @@ def _tally(factory: Factory, district: str) -> dict[tuple, tuple]:
         rows = s.exec(select(VisitTally).where(VisitTally.district_code == district)).all()
     out = {}
     for r in rows:
-        sums = (r.visits, r.flagged, r.short, r.fen, r.approved_fen)
+        sums = (r.visits, r.flagged, r.sessions, r.fen, r.approved_fen)
         assert min(sums) >= 0, r
         if r.visits:
             out[(r.kind, r.local_month, r.district_code, r.subject_id, r.teacher)] = sums
@@ -138,7 +140,7 @@ def test_a_city_term_counts_only_its_own_days(world: World, factory: Factory) ->
     dates = TermDates(date(2025, 9, 8), date(2026, 1, 20), date(2025, 9, 8), date(2026, 1, 16))
     term = parse_term("2025-1", {"2025-1": dates})
     with factory.session() as s:
-        sums = compliance._visit_sums(s, [world.district], term, {world.district: PolicyParams()})
+        sums = compliance._visit_sums(s, [world.district], term, compliance._MonthlyPolicy([]))
     assert sums.totals[world.district][0] == len(inside) + 1
     assert sums.sessions == {
         (world.student, 202509): 1,
