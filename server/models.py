@@ -169,7 +169,7 @@ class Visit(SQLModel, table=True):
         # A pull reads one teacher's (or one district's) visits after a cursor, in seq order.
         sa.Index("ix_visit_teacher_seq", "teacher", "seq"),
         sa.Index("ix_visit_district_seq", "district_code", "seq"),
-        # The dashboard's count of visits awaiting review reads only these (migration 0006).
+        # The dashboard's count of visits awaiting review reads only these (migration 0009_console_indexes).
         sa.Index(
             "ix_visit_pending",
             "district_code",
@@ -177,7 +177,7 @@ class Visit(SQLModel, table=True):
             sqlite_where=sa.text("review_status = 'pending' AND counted = 1"),
             postgresql_where=sa.text("review_status = 'pending' AND counted = true"),
         ),
-        # The visit log over every district: its count and newest-first page (migration 0006).
+        # The visit log over every district: its count and newest-first page (migration 0009_console_indexes).
         sa.Index("ix_visit_log", "started_at", "id", "deleted"),
     )
     id: str = Field(primary_key=True, max_length=36)
@@ -202,7 +202,7 @@ class Visit(SQLModel, table=True):
     reviewed_at: datetime | None = _dt(nullable=True)
     counted: bool = True  # neither deleted nor rejected in review (shared.judge.in_counts)
     # A session toward the service standard under the policy of its day, as the judge decides
-    # (shared.judge.counts_for_service): what visit_tally sums (migration 0006).
+    # (shared.judge.counts_for_service): what visit_tally sums (migration 0010_service_session).
     service_session: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     deleted: bool = False
     version: int = 1
@@ -266,7 +266,7 @@ class AuditLog(SQLModel, table=True):
     ``address`` the client address the request came from."""
 
     __tablename__ = "audit_log"
-    # The console's audit page lists one district's rows newest first (migration 0006).
+    # The console's audit page lists one district's rows newest first (migration 0006_subsidy_approval).
     __table_args__ = (sa.Index("ix_audit_log_district_at", "district_code", "at"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _dt(index=True, now=True)
@@ -328,7 +328,7 @@ class SubsidyApproval(SQLModel, table=True):
     it approved (so a later change of that month's visits shows as stale instead of moving the
     approved amount). Taken back by setting ``revoked_*``; rows are never deleted, so the
     history of a month's approvals stays. At most one live (not taken back) row per teacher
-    and month: a partial unique index (migration 0006) refuses a second one."""
+    and month: a partial unique index (migration 0006_subsidy_approval) refuses a second one."""
 
     __tablename__ = "subsidy_approval"
     __table_args__ = (
