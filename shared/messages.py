@@ -398,8 +398,6 @@ ZH_CN: dict[str, str] = {
     "ui.visit.purposes_chips": "指导事项（可多选）",
     "ui.visit.students_chips": "看到的学生（可多选）",
     "ui.visit.recommendation": "建议 {n}",
-    "ui.visit.due_date": "建议 {n} 的完成日期（可不填，如 2025-12-01）",
-    "ui.visit.bad_date": "日期格式应为 年-月-日，例如 2025-12-01",
     "ui.visit.add_recommendation": "添加建议",
     "ui.visit.remove_recommendation": "删除建议 {n}",
     "ui.visit.photos": "照片（{count} 张）",
@@ -511,6 +509,23 @@ ZH_CN: dict[str, str] = {
     "ui.loading": "正在打开送教通…",
     "mobile.warn.outside_geofence": "签到位置距{place}约 {distance}，超出 {limit} 米的范围，"
     "记录会被标记为“签到位置超出范围”",
+    # --- Field app, issue 9 (branch "mobile2"): a recommendation's due date from a date
+    # picker; a tap's instant kept when no position was had. One block for merges. ---
+    "ui.visit.due_date_set": "建议 {n} 的完成日期：{date}",
+    "ui.visit.due_date_none": "建议 {n} 的完成日期：未定（可不填，点此选择）",
+    "ui.visit.due_date_clear": "清除建议 {n} 的完成日期",
+    "ui.date.long": "{year}年{month}月{day}日",
+    "ui.date_picker.help": "选择建议 {n} 的完成日期",
+    "ui.date_picker.confirm": "确定",
+    "ui.date_picker.cancel": "取消",
+    "ui.date_picker.field_label": "完成日期",
+    "ui.date_picker.field_hint": "年/月/日",
+    "ui.date_picker.bad_format": "日期格式不对，应为 年/月/日",
+    "ui.date_picker.out_of_range": "日期不能早于访问当天",
+    "field.tap_beside_position": (
+        "有定位时签到、签退时刻只能写在 check_in.at、check_out.at 中，"
+        "不能同时填写 check_in_at、check_out_at"
+    ),
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"zh-CN": ZH_CN}
