@@ -514,6 +514,8 @@ ZH_CN: dict[str, str] = {
     "ui.visit.due_date_set": "建议 {n} 的完成日期：{date}",
     "ui.visit.due_date_none": "建议 {n} 的完成日期：未定（可不填，点此选择）",
     "ui.visit.due_date_clear": "清除建议 {n} 的完成日期",
+    "ui.visit.due_date_shown": "完成日期：{date}",  # the button's text; the name above says which
+    "ui.visit.due_date_unset": "完成日期：未定（可不填）",
     "ui.date.long": "{year}年{month}月{day}日",
     "ui.date_picker.help": "选择建议 {n} 的完成日期",
     "ui.date_picker.confirm": "确定",

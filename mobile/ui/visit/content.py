@@ -188,13 +188,16 @@ class ItinerantContent(_ContentSection):
         self.rec_column.controls = rows
 
     def _show_due(self, index: int) -> None:
-        """The due-date button's text (the day set, or that none is) and the clear button."""
+        """The due-date button's text (the day set, or that none is), its name for screen
+        readers (which recommendation's), and the clear button."""
         day, n = self.editor.due_date(index), index + 1
-        self.due_labels[index].value = (
-            t("ui.visit.due_date_set", n=n, date=fmt.long_day(day))
-            if day
-            else t("ui.visit.due_date_none", n=n)
-        )
+        label = self.due_labels[index]
+        if day is None:
+            label.value = t("ui.visit.due_date_unset")
+            label.semantics_label = t("ui.visit.due_date_none", n=n)
+        else:
+            label.value = t("ui.visit.due_date_shown", date=fmt.long_day(day))
+            label.semantics_label = t("ui.visit.due_date_set", n=n, date=fmt.long_day(day))
         self.due_clears[index].visible = day is not None
 
     async def _add_rec(self) -> None:
