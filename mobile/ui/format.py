@@ -63,6 +63,11 @@ def long_day(value: date) -> str:
     return t("ui.date.long", year=value.year, month=value.month, day=value.day)
 
 
+def day_near(value: date, today: date) -> str:
+    """12月15日 in today's year, 2027年1月5日 in another (short enough for a phone's button)."""
+    return day(value) if value.year == today.year else long_day(value)
+
+
 def input_text(moment: datetime | str | None) -> str:
     """The text of an editable time field: 2025-11-12 10:05."""
     value = local(moment)

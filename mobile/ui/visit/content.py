@@ -9,6 +9,7 @@ from mobile.ui import widgets as w
 from mobile.ui.visit.section import FormContext, Section, frame, selected, value_of
 from shared.domain import ItinerantPurpose
 from shared.messages import t
+from shared.terms import local_date
 
 
 class _ContentSection(Section):
@@ -196,7 +197,8 @@ class ItinerantContent(_ContentSection):
             label.value = t("ui.visit.due_date_unset")
             label.semantics_label = t("ui.visit.due_date_none", n=n)
         else:
-            label.value = t("ui.visit.due_date_shown", date=fmt.long_day(day))
+            today = local_date(self.app.clock())
+            label.value = t("ui.visit.due_date_shown", date=fmt.day_near(day, today))
             label.semantics_label = t("ui.visit.due_date_set", n=n, date=fmt.long_day(day))
         self.due_clears[index].visible = day is not None
 

@@ -424,7 +424,7 @@ def test_an_itinerant_visit_with_recommendations(tmp_path: Path) -> None:
             picked = today + timedelta(days=30)
             await ui.pick_date(picked)
             named = t("ui.visit.due_date_set", n=1, date=fmt.long_day(picked))
-            assert ui.find(named) and ui.has_text(f"完成日期：{fmt.long_day(picked)}")
+            assert ui.find(named) and ui.has_text(f"完成日期：{fmt.day_near(picked, today)}")
             assert ui.find(clear)
             draft = store.visit(visit_id).draft  # kept at once, as every change
             assert draft["recommendations"][0]["due_date"] == picked.isoformat()
@@ -468,3 +468,9 @@ def test_ticking_a_child_without_photo_consent_stops_school_visit_photos(
         store.close()
 
     run(scenario())
+
+
+def test_a_due_date_shows_its_year_only_when_it_is_not_this_years() -> None:
+    today = date(2026, 12, 2)
+    assert fmt.day_near(date(2026, 12, 17), today) == "12月17日"
+    assert fmt.day_near(date(2027, 1, 5), today) == "2027年1月5日"
