@@ -169,7 +169,7 @@ class Visit(SQLModel, table=True):
         # A pull reads one teacher's (or one district's) visits after a cursor, in seq order.
         sa.Index("ix_visit_teacher_seq", "teacher", "seq"),
         sa.Index("ix_visit_district_seq", "district_code", "seq"),
-        # The dashboard's count of visits awaiting review reads only these (migration 0009_console_indexes).
+        # The dashboard's count of visits awaiting review reads only these (0009_console_indexes).
         sa.Index(
             "ix_visit_pending",
             "district_code",
@@ -177,7 +177,7 @@ class Visit(SQLModel, table=True):
             sqlite_where=sa.text("review_status = 'pending' AND counted = 1"),
             postgresql_where=sa.text("review_status = 'pending' AND counted = true"),
         ),
-        # The visit log over every district: its count and newest-first page (migration 0009_console_indexes).
+        # The visit log over every district: its count and newest-first page (0009_console_indexes).
         sa.Index("ix_visit_log", "started_at", "id", "deleted"),
     )
     id: str = Field(primary_key=True, max_length=36)
@@ -266,7 +266,7 @@ class AuditLog(SQLModel, table=True):
     ``address`` the client address the request came from."""
 
     __tablename__ = "audit_log"
-    # The console's audit page lists one district's rows newest first (migration 0006_subsidy_approval).
+    # The console's audit page lists one district's rows newest first (0006_subsidy_approval).
     __table_args__ = (sa.Index("ix_audit_log_district_at", "district_code", "at"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _dt(index=True, now=True)

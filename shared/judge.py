@@ -24,6 +24,7 @@ from typing import Any
 from shared.domain import ReviewStatus, VisitKind
 from shared.evidence import VisitFacts, own_flags, pair_flags
 from shared.policy import PolicyParams, PolicyVersion, policy_in_force
+from shared.protocol import tap_instant
 from shared.terms import Term, local_date, month_bounds
 from shared.travel import LatLon, SubsidyTerms, distance_m, round_trip_m, subsidy_terms
 from shared.visit_time import TimeEdit, duration_minutes, time_edits, too_short
@@ -126,7 +127,6 @@ def record_facts(
 ) -> VisitFacts:
     """The flag inputs of a visit record in its JSON form (as pushed, stored or pulled)."""
     check_in = record.get("check_in") or None
-    check_out = record.get("check_out") or None
     kind = kind or record["kind"]
     return VisitFacts(
         id=id,
@@ -137,8 +137,9 @@ def record_facts(
         ended_at=_instant(record["ended_at"]),
         check_in=(check_in["lat"], check_in["lon"], check_in["accuracy_m"]) if check_in else None,
         photo_count=len(record.get("photos") or ()),
-        check_in_at=_instant(check_in.get("at")) if check_in else None,
-        check_out_at=_instant(check_out.get("at")) if check_out else None,
+        # The taps' own instants: in the position, or beside it when there was no fix.
+        check_in_at=_instant(tap_instant(record, "check_in")),
+        check_out_at=_instant(tap_instant(record, "check_out")),
     )
 
 

@@ -534,8 +534,6 @@ ZH_CN: dict[str, str] = {
     "ui.visit.purposes_chips": "指导事项（可多选）",
     "ui.visit.students_chips": "看到的学生（可多选）",
     "ui.visit.recommendation": "建议 {n}",
-    "ui.visit.due_date": "建议 {n} 的完成日期（可不填，如 2025-12-01）",
-    "ui.visit.bad_date": "日期格式应为 年-月-日，例如 2025-12-01",
     "ui.visit.add_recommendation": "添加建议",
     "ui.visit.remove_recommendation": "删除建议 {n}",
     "ui.visit.photos": "照片（{count} 张）",
@@ -623,6 +621,25 @@ ZH_CN: dict[str, str] = {
     "fonts.subset_only": "注意：手机端字库尚未生成，只能显示 GB2312 汉字，"
     "姓名中的生僻字（如 玥、喆、堃）会显示为方框。{hint}",
     "fonts.hint": "生成方法：安装 fonts-noto-cjk 后运行 .venv/bin/python -m mobile.fontbuild",
+    # --- Field app, issue 9 (branch "mobile2"): a recommendation's due date from a date
+    # picker; a tap's instant kept when no position was had. One block for merges. ---
+    "ui.visit.due_date_set": "建议 {n} 的完成日期：{date}",
+    "ui.visit.due_date_none": "建议 {n} 的完成日期：未定（可不填，点此选择）",
+    "ui.visit.due_date_clear": "清除建议 {n} 的完成日期",
+    "ui.visit.due_date_shown": "完成日期：{date}",  # the button's text; the name above says which
+    "ui.visit.due_date_unset": "完成日期：未定（可不填）",
+    "ui.date.long": "{year}年{month}月{day}日",
+    "ui.date_picker.help": "选择建议 {n} 的完成日期",
+    "ui.date_picker.confirm": "确定",
+    "ui.date_picker.cancel": "取消",
+    "ui.date_picker.field_label": "完成日期",
+    "ui.date_picker.field_hint": "年/月/日",
+    "ui.date_picker.bad_format": "日期格式不对，应为 年/月/日",
+    "ui.date_picker.out_of_range": "日期不能早于访问当天",
+    "field.tap_beside_position": (
+        "有定位时签到、签退时刻只能写在 check_in.at、check_out.at 中，"
+        "不能同时填写 check_in_at、check_out_at"
+    ),
     # --- Field app, issue 9 (branch "mobile"): the check-in verdict at the tap, honest times,
     # drafts and sign-out, the subsidy rule, labels. One block so merges do not conflict. ---
     "ui.unit.metres": "{n} 米",

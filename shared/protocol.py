@@ -1,5 +1,6 @@
 """Sync protocol messages shared by phone and server (contract.md, HTTP API)."""
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -84,6 +85,32 @@ class Position(Strict):
     )
 
 
+# The tap's instant of a check-in or check-out that found no position (``check_in`` /
+# ``check_out`` null): the record's top level carries it instead, as ``check_in_at`` /
+# ``check_out_at``. Optional and left out of the JSON when unset, like ``Position.at``.
+TapTime = Annotated[
+    WindowTime | None,
+    Field(
+        exclude_if=lambda value: value is None,
+        description=(
+            "The device's clock at the tap (签到 / 签退) when no position was had (the"
+            " position is then null); with a position the tap is its ``at``"
+        ),
+    ),
+]
+Tap = Literal["check_in", "check_out"]
+
+
+def tap_instant(record: Mapping[str, Any], tap: Tap) -> str | None:
+    """The device's instant at the 签到 (``check_in``) or 签退 (``check_out``) tap as a
+    record (pushed, stored or pulled JSON) holds it: the position's ``at``, or the top-level
+    ``check_in_at`` / ``check_out_at`` when there was no position; None when not sent."""
+    position = record.get(tap)
+    if isinstance(position, Mapping):
+        return position.get("at")
+    return record.get(f"{tap}_at")
+
+
 class Place(Strict):
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
@@ -111,6 +138,8 @@ class VisitRecord(Strict):
     ended_at: WindowTime
     check_in: Position | None = None
     check_out: Position | None = None
+    check_in_at: TapTime = None
+    check_out_at: TapTime = None
     # home teaching
     content: Text = ""
     iep_goals: list[Short] = Field(default_factory=list, max_length=50)
@@ -134,6 +163,9 @@ class VisitRecord(Strict):
             raise ValueError("field.kind_subject")
         if self.kind == VisitKind.ITINERANT and (not self.school_id or self.student_id):
             raise ValueError("field.kind_subject")
+        # One place for each tap's instant: a position's own ``at`` when there is a position.
+        if (self.check_in and self.check_in_at) or (self.check_out and self.check_out_at):
+            raise ValueError("field.tap_beside_position")
         return self
 
     @classmethod
@@ -306,6 +338,8 @@ class VisitOut(BaseModel):
     ended_at: IsoTime
     check_in: Position | None = None
     check_out: Position | None = None
+    check_in_at: IsoTime | None = None  # as pushed (TapTime); absent unless it was sent
+    check_out_at: IsoTime | None = None
     content: str | None = None
     iep_goals: list[str] | None = None
     student_response: str | None = None

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from mobile.core.devices import LocationResult
+from mobile.core.due_date import DueDateChoice, due_date_choice
 from mobile.core.models import Clock, LocalVisit, VisitState
 from mobile.core.photos import PhotoError, PreparedPhoto, save_photo
 from mobile.core.store import Store
@@ -164,6 +165,24 @@ class VisitEditor:
         if 0 <= index < len(self.form.recommendations):
             self.form.recommendations[index][key] = value
             await self.persist()
+
+    def due_date(self, index: int) -> date | None:
+        """Recommendation ``index``'s due date (None: not set, or a draft's unreadable text)."""
+        raw = self.form.recommendations[index].get("due_date")
+        try:
+            return date.fromisoformat(raw) if raw else None
+        except ValueError:
+            return None
+
+    def due_date_choice(self, index: int) -> DueDateChoice:
+        """What the date picker for recommendation ``index`` offers and opens on."""
+        return due_date_choice(
+            self.due_date(index), visit_day=self.started_day(), today=local_date(self.clock())
+        )
+
+    async def set_due_date(self, index: int, day: date | None) -> None:
+        """The day picked for recommendation ``index``; None clears it (it is optional)."""
+        await self.set_recommendation(index, "due_date", day.isoformat() if day else None)
 
     async def remove_recommendation(self, index: int) -> None:
         if 0 <= index < len(self.form.recommendations):

@@ -25,7 +25,7 @@ from shared.evidence import own_flags, time_corrected
 from shared.judge import check_in_distance_m, record_facts
 from shared.messages import ZH_CN, describe_validation_errors, t
 from shared.policy import DEFAULT_POLICY, PolicyParams
-from shared.protocol import VisitRecord
+from shared.protocol import Tap, VisitRecord, tap_instant
 from shared.terms import SHANGHAI, local_date, time_in_window
 from shared.travel import LatLon
 from shared.visit_time import TimeEdit, duration_minutes, minimum_minutes, time_edits
@@ -51,7 +51,8 @@ class VisitForm:
     check_out: dict[str, float] | None = None
     check_out_status: str = ""
     # The device's instants at the taps on 开始 / 结束 (ISO). Never changed by a typed
-    # correction of started_at / ended_at: the record carries them as check_in.at / check_out.at.
+    # correction of started_at / ended_at: the record carries them as check_in.at /
+    # check_out.at, or as check_in_at / check_out_at when the tap found no position.
     check_in_at: str | None = None
     check_out_at: str | None = None
     content: str = ""
@@ -85,8 +86,8 @@ class VisitForm:
             return cls.from_dict(visit.draft)
         rec = visit.record or {}
         travel = rec.get("travel")
-        check_in, check_in_at = _split_tap(rec.get("check_in"))
-        check_out, check_out_at = _split_tap(rec.get("check_out"))
+        check_in, check_in_at = _split_tap(rec, "check_in")
+        check_out, check_out_at = _split_tap(rec, "check_out")
         data = {
             **{k: v for k, v in rec.items() if k in cls.__dataclass_fields__},
             "kind": visit.kind.value,
@@ -258,8 +259,8 @@ def _record_dict(form: VisitForm) -> dict[str, Any]:
         "school_id": None if home else form.subject_id,
         "started_at": form.started_at,
         "ended_at": form.ended_at,
-        "check_in": _with_tap(form.check_in, form.check_in_at),
-        "check_out": _with_tap(form.check_out, form.check_out_at),
+        **_with_tap("check_in", form.check_in, form.check_in_at),
+        **_with_tap("check_out", form.check_out, form.check_out_at),
         "photos": list(dict.fromkeys(form.photos)),
         "travel": {"origin": form.origin, "mode": form.travel_mode, "shared_with": form.shared_with}
         if form.claim_travel
@@ -278,25 +279,26 @@ def _record_dict(form: VisitForm) -> dict[str, Any]:
     return data
 
 
-def _with_tap(position: dict[str, Any] | None, tapped: str | None) -> dict[str, Any] | None:
-    """A record's position with the tap's instant (``Position.at``). A tap on a clock outside
-    the protocol's window (a phone reset to 1970) is left out: the record would be refused, and
-    the teacher could never save the corrected times."""
-    if position is None or tapped is None:
-        return position
-    try:
-        time_in_window(_time(tapped))
-    except ValueError:
-        return position
-    return {**position, "at": tapped}
+def _with_tap(tap: Tap, position: dict[str, Any] | None, tapped: str | None) -> dict[str, Any]:
+    """A record's ``check_in`` (or ``check_out``) with the tap's instant: the position's
+    ``at``, or with no position the top-level ``check_in_at`` (``shared.protocol.tap_instant``).
+    A tap on a clock outside the protocol's window (a phone reset to 1970) is left out: the
+    record would be refused, and the teacher could never save the corrected times."""
+    if tapped is not None:
+        try:
+            time_in_window(_time(tapped))
+        except ValueError:
+            tapped = None
+    if position is None:
+        return {tap: None, f"{tap}_at": tapped} if tapped else {tap: None}
+    return {tap: {**position, "at": tapped} if tapped else position}
 
 
-def _split_tap(position: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+def _split_tap(rec: dict[str, Any], tap: Tap) -> tuple[dict[str, Any] | None, str | None]:
     """A record's position as the form keeps it: the place, and the tap's instant apart."""
-    if not position:
-        return None, None
-    place = {k: v for k, v in position.items() if k != "at"}
-    return place, position.get("at")
+    position = rec.get(tap)
+    place = {k: v for k, v in position.items() if k != "at"} if position else None
+    return place, tap_instant(rec, tap)
 
 
 def _time(value: str) -> datetime:

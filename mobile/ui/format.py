@@ -7,6 +7,7 @@ message catalogue), which is why money is written "12.30 元" rather than with a
 from datetime import date, datetime
 
 from shared.judge import duration_minutes
+from shared.messages import t
 from shared.terms import SHANGHAI
 
 INPUT_FORMAT = "%Y-%m-%d %H:%M"
@@ -58,6 +59,16 @@ def day(value: date) -> str:
     return f"{value.month}月{value.day}日"
 
 
+def long_day(value: date) -> str:
+    """2026年12月15日"""
+    return t("ui.date.long", year=value.year, month=value.month, day=value.day)
+
+
+def day_near(value: date, today: date) -> str:
+    """12月15日 in today's year, 2027年1月5日 in another (short enough for a phone's button)."""
+    return day(value) if value.year == today.year else long_day(value)
+
+
 def input_text(moment: datetime | str | None) -> str:
     """The text of an editable time field: 2025-11-12 10:05."""
     value = local(moment)
@@ -73,13 +84,6 @@ def parse_input(text: str) -> datetime | None:
         except ValueError:
             continue
     return None
-
-
-def parse_date(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip().replace("/", "-"))
-    except ValueError:
-        return None
 
 
 def minutes_between(start: str | None, end: str | None) -> int | None:

@@ -111,9 +111,7 @@ def approve(
     _require_coordinator(scope, district_code)
     lock_changes(session)  # pushes and reviews queue here: the figures hold until commit
     current = [
-        r
-        for r in subsidy_rows(session, scope, district_code, month)
-        if r["teacher"] == teacher
+        r for r in subsidy_rows(session, scope, district_code, month) if r["teacher"] == teacher
     ]
     if not current:
         raise DomainError("not_found")

@@ -2,7 +2,7 @@
 blank drafts leave nothing, and what a sign-out would lose."""
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from mobile.core.devices import FakeLocation
@@ -77,3 +77,30 @@ def test_sign_out_loss_names_unsynced_visits_and_drafts_but_not_blank_forms(
     loss = sign_out_loss(store)
     assert [v.id for v in loss.drafts] == [begun.form.id]
     assert len(loss.unsynced) == 1 and loss.photos == 0 and not loss.nothing
+
+
+def test_a_picked_due_date_is_kept_through_a_killed_app_and_the_save(tmp_path: Path) -> None:
+    store = seeded(tmp_path, ITINERANT)
+    editor = start(store, "itinerant", "SC1")
+    asyncio.run(editor.add_recommendation())
+    choice = editor.due_date_choice(0)
+    assert choice.shown == date(2025, 11, 26) and choice.first == NOW.date()  # two weeks on
+    asyncio.run(editor.set_recommendation(0, "text", "增加视觉提示"))
+    asyncio.run(editor.set_due_date(0, date(2025, 12, 5)))
+    # The app is killed: the draft opened again holds the day, and the picker opens on it.
+    again = VisitEditor.load(Store(tmp_path), editor.form.id, clock=clock)
+    assert again is not None and again.due_date(0) == date(2025, 12, 5)
+    assert again.due_date_choice(0).shown == date(2025, 12, 5)
+    here = asyncio.run(FakeLocation.at(29.61, 119.04, 12.0).locate())
+    asyncio.run(again.start(here))
+    asyncio.run(again.toggle("purposes", "classroom_observation", True))
+    asyncio.run(again.set_value("findings", "课堂参与度较好"))
+    asyncio.run(again.finish(here))
+    record = again.check().record
+    assert record is not None and record.recommendations[0].due_date == date(2025, 12, 5)
+    asyncio.run(again.set_due_date(0, None))  # cleared: the date is optional
+    cleared = again.check().record
+    assert cleared is not None and cleared.recommendations[0].due_date is None
+    asyncio.run(again.save(cleared))
+    saved = Store(tmp_path).visit(editor.form.id)
+    assert saved.record["recommendations"] == [{"text": "增加视觉提示", "due_date": None}]

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 import mobile.core.sync as sync_module
 from mobile.core.caseload import itinerant_caseload, teacher_caseload
-from mobile.core.devices import FakeLocation, FakePhotoSource
+from mobile.core.devices import FakeLocation, FakePhotoSource, LocationResult, LocationStatus
 from mobile.core.models import VisitState
 from mobile.core.photos import save_photo
 from mobile.core.store import Store
@@ -24,6 +24,7 @@ from server.models import Photo, User, Visit, VisitPhoto
 from server.scope import Scope
 from server.services.review import review_visit
 from shared.messages import t
+from shared.protocol import tap_instant
 from tests.conftest import World
 from tests.factories import PASSWORD, Factory, delete, upsert
 from tests.live import LiveServer, free_port
@@ -191,6 +192,41 @@ def test_tap_instants_and_a_corrected_time_reach_the_server_and_come_back(
     pulled = other.store.visit(str(result.record.id))
     assert pulled is not None
     again = VisitForm.from_visit(pulled)
+    assert datetime.fromisoformat(again.corrected("started_at") or "") == tapped
+    assert again.corrected("ended_at") is None
+
+
+def test_tap_instants_without_a_position_reach_the_server_and_come_back(
+    world: World, factory: Factory, server: LiveServer, tmp_path: Path
+) -> None:
+    """GPS denied at 开始 and 结束: the taps' instants still travel (``check_in_at`` /
+    ``check_out_at``), are stored, and a second phone sees the corrected start time."""
+    client = signed_in(tmp_path / "phone", server.url, world.teacher)
+    store = client.store
+    tapped = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=4)
+    nowhere = LocationResult(LocationStatus.DENIED)
+    form = VisitForm.new("home_teaching", world.student)
+    form.start(tapped, nowhere)
+    form.finish(tapped + timedelta(minutes=70), nowhere)
+    form.started_at = (tapped - timedelta(minutes=30)).isoformat()  # the teacher corrects it
+    form.content = "认识颜色"
+    result = check(form, now=tapped + timedelta(hours=1), subject=store.student(world.student))
+    assert result.record is not None
+    store.visit_repo.save_visit(result.record)
+    (op,) = store.outbox.ops()
+    assert op.body["check_in"] is None
+    assert datetime.fromisoformat(op.body["check_in_at"]) == tapped
+    assert client.sync().ok
+    (stored,) = server_visits(factory, world.teacher)
+    assert datetime.fromisoformat(tap_instant(stored.record, "check_in") or "") == tapped
+    assert datetime.fromisoformat(tap_instant(stored.record, "check_out") or "") == (
+        tapped + timedelta(minutes=70)
+    )
+    other = signed_in(tmp_path / "other", server.url, world.teacher)
+    pulled = other.store.visit(str(result.record.id))
+    assert pulled is not None
+    again = VisitForm.from_visit(pulled)
+    assert again.check_in is None
     assert datetime.fromisoformat(again.corrected("started_at") or "") == tapped
     assert again.corrected("ended_at") is None
 

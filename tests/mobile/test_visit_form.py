@@ -283,3 +283,40 @@ def test_warnings_are_the_judges_flags_in_words() -> None:
     edited = VisitRecord.model_validate(data)
     lines = _warnings(form, edited, NOW, PolicyParams(), None, far)
     assert any("签到时间与点击时的" in w and "相差 96 分钟" in w for w in lines), lines
+
+
+def test_a_tap_without_a_position_keeps_its_instant_at_the_records_top_level() -> None:
+    """No fix at 开始 or 结束 (GPS denied, no signal): ``check_in`` is null, and the tap's
+    instant goes to ``check_in_at`` / ``check_out_at`` instead of being lost."""
+    form = VisitForm.new(VisitKind.HOME_TEACHING, "ST1")
+    form.start(NOW - timedelta(minutes=70), LocationResult(LocationStatus.DENIED))
+    form.finish(NOW, LocationResult(LocationStatus.UNAVAILABLE))
+    form.content = "认识颜色"
+    tapped_in = form.check_in_at
+    form.started_at = (NOW - timedelta(minutes=90)).isoformat()  # corrected by 20 minutes
+    record = check(form, now=NOW, subject=HOME).record
+    assert record is not None and record.check_in is None and record.check_out is None
+    assert record.check_in_at == datetime.fromisoformat(tapped_in)
+    assert record.check_out_at == NOW
+    dumped = record.model_dump(mode="json")
+    assert dumped["check_in"] is None and "check_in_at" in dumped
+    # Saved, then opened again: the instant is the form's tap again, and the correction shows.
+    again = VisitForm.from_visit(_saved(dumped))
+    assert datetime.fromisoformat(again.check_in_at) == record.check_in_at
+    assert again.check_in is None and again.corrected("started_at") is not None
+    assert check(again, now=NOW, subject=HOME).record == record
+
+
+def test_a_tap_with_a_position_stays_on_the_position_alone() -> None:
+    dumped = check(filled_home_form(), now=NOW, subject=HOME).record.model_dump(mode="json")
+    assert "at" in dumped["check_in"] and "check_in_at" not in dumped
+    assert "check_out_at" not in dumped
+
+
+def test_a_positionless_tap_on_a_clock_outside_the_window_is_left_out() -> None:
+    form = filled_home_form()
+    form.check_in = None
+    form.check_in_at = "1970-01-01T08:00:00+08:00"
+    record = check(form, now=NOW, subject=HOME).record
+    assert record is not None and record.check_in_at is None
+    assert "check_in_at" not in record.model_dump(mode="json")

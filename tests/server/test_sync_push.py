@@ -9,6 +9,7 @@ import requests
 from sqlmodel import select
 
 from server.models import SyncOp, VisitTally
+from shared.protocol import tap_instant
 from tests.conftest import World
 from tests.factories import Factory, delete, home_visit, itinerant_visit, upsert
 from tests.live import LiveServer
@@ -257,6 +258,47 @@ def test_check_in_and_out_may_carry_the_taps_instant_or_not(world: World) -> Non
     bad["check_in"] = {**bad["check_in"], "at": "1970-01-01T00:00:00Z"}
     (refused,) = world.t.push(upsert(bad))
     assert refused["status"] == "rejected" and refused["error"]["code"] == "invalid_record"
+
+
+def test_a_tap_without_a_position_may_carry_its_instant_at_the_top_level(world: World) -> None:
+    """No position at 签到 / 签退: ``check_in`` is null and the tap's instant may come as
+    ``check_in_at`` / ``check_out_at`` (shared.protocol.tap_instant reads either place). A
+    record without them is as valid; neither gains a key it did not send; a tap given in both
+    places is refused."""
+    plain = home_visit(world.student, check_in=None, check_out=None)
+    start = datetime.fromisoformat(plain["started_at"])
+    tapped_in = (start + timedelta(minutes=20)).isoformat()  # started_at corrected by 20 min
+    timed = home_visit(
+        world.student,
+        start=start - timedelta(days=1),
+        check_in=None,
+        check_out=None,
+        check_in_at=tapped_in,
+        check_out_at=plain["ended_at"],
+    )
+    plain_op, timed_op = upsert(plain), upsert(timed)
+    results = world.t.push(plain_op, timed_op)
+    assert [r["status"] for r in results] == ["applied", "applied"], results
+    changes = world.t.get("/sync/pull").json()["changes"]
+    pulled = {c["id"]: c["record"] for c in changes if c["entity"] == "visit"}
+    assert pulled[plain["id"]]["check_in"] is None
+    assert "check_in_at" not in pulled[plain["id"]]
+    assert "check_out_at" not in pulled[plain["id"]]
+    back = pulled[timed["id"]]
+    assert back["check_in"] is None and "no_gps" in back["flags"]
+    assert datetime.fromisoformat(tap_instant(back, "check_in") or "") == datetime.fromisoformat(
+        tapped_in
+    )
+    assert datetime.fromisoformat(back["check_out_at"]) == datetime.fromisoformat(plain["ended_at"])
+    assert [world.t.push(op)[0]["status"] for op in (plain_op, timed_op)] == [
+        "duplicate",
+        "duplicate",
+    ]
+    twice = home_visit(world.student, check_in_at=plain["started_at"])  # beside a position
+    outside = home_visit(world.student, check_in=None, check_in_at="1970-01-01T00:00:00Z")
+    for record in (twice, outside):
+        (refused,) = world.t.push(upsert(record))
+        assert refused["status"] == "rejected" and refused["error"]["code"] == "invalid_record"
 
 
 def test_resent_op_with_the_same_meaning_in_other_json_is_duplicate(world: World) -> None:

@@ -3,11 +3,13 @@ looked at, found and recommends (itinerant)."""
 
 import flet as ft
 
+from mobile.core.due_date import picked_day
 from mobile.ui import format as fmt
 from mobile.ui import widgets as w
 from mobile.ui.visit.section import FormContext, Section, frame, selected, value_of
 from shared.domain import ItinerantPurpose
 from shared.messages import t
+from shared.terms import local_date
 
 
 class _ContentSection(Section):
@@ -145,9 +147,19 @@ class ItinerantContent(_ContentSection):
     # -- recommendations -------------------------------------------------------------------
 
     def _fill_recommendations(self) -> None:
+        self.due_labels: list[ft.Text] = []
+        self.due_clears: list[ft.IconButton] = []
         rows: list[ft.Control] = []
         for i, rec in enumerate(self.editor.form.recommendations):
             n = i + 1
+            pick = w.button("", self._pick_due(i), icon=ft.Icons.EVENT, filled=False)
+            assert isinstance(pick.content, ft.Text)
+            clear = w.icon_button(
+                ft.Icons.EVENT_BUSY, t("ui.visit.due_date_clear", n=n), self._clear_due(i)
+            )
+            self.due_labels.append(pick.content)
+            self.due_clears.append(clear)
+            self._show_due(i)
             rows.append(
                 ft.Column(
                     [
@@ -169,14 +181,26 @@ class ItinerantContent(_ContentSection):
                                 ),
                             ]
                         ),
-                        w.field(
-                            t("ui.visit.due_date", n=n), rec.get("due_date") or "", self._rec_due(i)
-                        ),
+                        ft.Row([ft.Container(pick, expand=True), clear]),
                     ],
                     spacing=4,
                 )
             )
         self.rec_column.controls = rows
+
+    def _show_due(self, index: int) -> None:
+        """The due-date button's text (the day set, or that none is), its name for screen
+        readers (which recommendation's), and the clear button."""
+        day, n = self.editor.due_date(index), index + 1
+        label = self.due_labels[index]
+        if day is None:
+            label.value = t("ui.visit.due_date_unset")
+            label.semantics_label = t("ui.visit.due_date_none", n=n)
+        else:
+            today = local_date(self.app.clock())
+            label.value = t("ui.visit.due_date_shown", date=fmt.day_near(day, today))
+            label.semantics_label = t("ui.visit.due_date_set", n=n, date=fmt.long_day(day))
+        self.due_clears[index].visible = day is not None
 
     async def _add_rec(self) -> None:
         await self.editor.add_recommendation()
@@ -186,7 +210,6 @@ class ItinerantContent(_ContentSection):
     def _remove_rec(self, index: int) -> w.Action:
         async def handler() -> None:
             await self.editor.remove_recommendation(index)
-            self.ctx.bad_inputs -= {b for b in self.ctx.bad_inputs if b.startswith("due")}
             self._fill_recommendations()
             self.app.flush()
 
@@ -198,17 +221,42 @@ class ItinerantContent(_ContentSection):
 
         return handler
 
-    def _rec_due(self, index: int) -> w.OnChange:
-        async def handler(e: ft.Event[ft.TextField]) -> None:
-            raw = value_of(e).strip()
-            day = fmt.parse_date(raw) if raw else None
-            bad = bool(raw) and day is None
-            e.control.error = t("ui.visit.bad_date") if bad else None
-            (self.ctx.bad_inputs.add if bad else self.ctx.bad_inputs.discard)(f"due{index}")
-            if not bad:
-                await self.editor.set_recommendation(
-                    index, "due_date", day.isoformat() if day else None
+    def _pick_due(self, index: int) -> w.Action:
+        """Open the date picker on the day set, or two weeks from today for a new one."""
+
+        async def picked(e: ft.Event[ft.DatePicker]) -> None:
+            value = e.control.value
+            if value is not None:
+                await self.editor.set_due_date(index, picked_day(value))
+                self._show_due(index)
+            self.app.flush()
+
+        def handler() -> None:
+            choice = self.editor.due_date_choice(index)
+            self.app.page.show_dialog(
+                ft.DatePicker(
+                    value=choice.shown,
+                    first_date=choice.first,
+                    last_date=choice.last,
+                    current_date=choice.today,
+                    help_text=t("ui.date_picker.help", n=index + 1),
+                    confirm_text=t("ui.date_picker.confirm"),
+                    cancel_text=t("ui.date_picker.cancel"),
+                    field_label_text=t("ui.date_picker.field_label"),
+                    field_hint_text=t("ui.date_picker.field_hint"),
+                    error_format_text=t("ui.date_picker.bad_format"),
+                    error_invalid_text=t("ui.date_picker.out_of_range"),
+                    on_change=picked,
                 )
+            )
+            self.app.flush()
+
+        return handler
+
+    def _clear_due(self, index: int) -> w.Action:
+        async def handler() -> None:
+            await self.editor.set_due_date(index, None)
+            self._show_due(index)
             self.app.flush()
 
         return handler

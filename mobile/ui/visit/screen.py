@@ -93,10 +93,8 @@ class VisitScreen(BaseScreen):
         editor = self.editor
         assert editor is not None
         self._clear_errors()
-        bad_inputs = self.ctx.bad_inputs
-        if bad_inputs:
-            bad_time = bool({"started_at", "ended_at"} & bad_inputs)
-            self._show_summary([t("ui.visit.bad_time" if bad_time else "ui.visit.bad_date")])
+        if self.ctx.bad_inputs:
+            self._show_summary([t("ui.visit.bad_time")])
             self.app.flush()
             return
         result = editor.check()

@@ -23,7 +23,7 @@ class FormContext:
     editor: VisitEditor
     changed: Callable[[], Awaitable[None]]  # derive every section, then flush
     derive_all: Callable[[], None]
-    bad_inputs: set[str] = field(default_factory=set)  # fields whose text is no time or date
+    bad_inputs: set[str] = field(default_factory=set)  # time fields whose text is no time
 
 
 class Section:

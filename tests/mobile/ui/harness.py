@@ -10,8 +10,9 @@ that does what the Flutter client does with the protocol:
   but never sent cannot pass;
 - method calls (``push_route``, services) are answered; a route push comes back as a
   ``route_change`` event, as in the browser;
-- clicks, typing, chip and switch toggles are sent as the client sends them: property updates
-  (``UPDATE_CONTROL_PROPS``) first, then the ``CONTROL_EVENT``.
+- clicks, typing, chip and switch toggles, and a day picked in a date picker are sent as the
+  client sends them: property updates (``UPDATE_CONTROL_PROPS``) first, then the
+  ``CONTROL_EVENT``.
 
 After each action the harness waits until the tasks it started are done and then checks that
 nothing is left unsent: it calls ``page.update()`` and fails if that produces a patch (the
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from typing import Any
 
 import flet as ft
@@ -42,6 +44,8 @@ from flet.messaging.protocol import (
 from flet.messaging.session import Session
 from flet.pubsub.pubsub_hub import PubSubHub
 from flet.version import flet_version
+
+from shared.terms import SHANGHAI
 
 # The protocol details above are Flet's internals: re-check them before moving the pin.
 PINNED_FLET = "1.0.5"
@@ -336,6 +340,38 @@ class FakeClient(Connection):
         self._spawn(self._dispatch(node["_i"], "change", value, {"value": value}))
         await self.settle()
 
+    def dialog(self, kind: str) -> Node:
+        """The open dialog of control type ``kind`` (``DatePicker``, ``AlertDialog``...)."""
+        dialogs = (self.tree.get("_dialogs") or {}).get("controls") or []
+        hits = [d for d in dialogs if d.get("open") and d.get("_c") == kind]
+        if len(hits) != 1:
+            raise UiError(f"{len(hits)} open {kind} dialogs on {self.route()}")
+        return hits[0]
+
+    async def pick_date(self, day: date) -> None:
+        """Tap ``day`` in the open date picker, then its confirm button. Flutter offers only
+        the days from ``first_date`` to ``last_date``, and reports the day as the flutter
+        client does (flet 1.0.5, seen in chromium): its local midnight (a phone in China) as
+        a UTC instant, in the picker's ``value`` and the ``change`` event, then ``dismiss``."""
+        node = self.dialog("DatePicker")
+        first, last = _day(node.get("first_date")), _day(node.get("last_date"))
+        if (first and day < first) or (last and day > last):
+            raise UiError(f"{day} is not offered: the picker allows {first} to {last}")
+        midnight = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI).astimezone(UTC)
+
+        async def confirm() -> None:
+            await self._dispatch(node["_i"], "change", midnight, {"value": midnight, "open": False})
+            await self._dispatch(node["_i"], "dismiss", False)
+
+        self._spawn(confirm())
+        await self.settle()
+
+    async def cancel_date(self) -> None:
+        """The date picker's cancel button: nothing picked, the dialog dismissed."""
+        node = self.dialog("DatePicker")
+        self._spawn(self._dispatch(node["_i"], "dismiss", True, {"open": False}))
+        await self.settle()
+
     def value(self, label: str) -> str:
         return str(self.control(label, kind="TextField").get("value") or "")
 
@@ -383,6 +419,13 @@ def label_of(node: Node) -> str | None:
     if node.get("_c") == "Text" and isinstance(node.get("value"), str):
         return node["value"]
     return None
+
+
+def _day(value: Any) -> date | None:
+    """A date property as the client holds it (Flet sends a date as its ISO text)."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
 
 
 def _interactive(node: Node) -> bool:

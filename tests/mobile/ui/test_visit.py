@@ -1,15 +1,17 @@
 """The visit form (``mobile.ui.visit``), in-process, with the server unreachable and the core's
 device fakes: check-in and check-out, content, photos, the trip, saving and drafts."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import flet as ft
+import pytest
 
 from mobile.core.devices import FakeLocation, LocationResult, LocationStatus
 from mobile.core.models import VisitState
 from mobile.core.store import Store
 from mobile.core.visit_form import VisitForm
+from mobile.ui import format as fmt
 from shared.messages import t
 from shared.terms import SHANGHAI
 from tests.mobile.helpers import ITINERANT, seeded
@@ -25,6 +27,7 @@ from tests.mobile.ui.appkit import (
     run,
     store_for,
 )
+from tests.mobile.ui.harness import UiError
 
 
 def test_recording_a_home_visit_offline_queues_it_with_its_photo(tmp_path: Path) -> None:
@@ -399,10 +402,39 @@ def test_an_itinerant_visit_with_recommendations(tmp_path: Path) -> None:
             await ui.type("发现的问题 *", "课堂参与度较好")
             await ui.click("添加建议")
             await ui.type("建议 1", "增加视觉提示")
-            await ui.type("建议 1 的完成日期", "明天")
-            assert ui.has_text(t("ui.visit.bad_date"))
-            due = (clock.now.date() + timedelta(days=30)).isoformat()
-            await ui.type("建议 1 的完成日期", due)
+            unset = t("ui.visit.due_date_none", n=1)
+            clear = t("ui.visit.due_date_clear", n=1)
+            assert ui.find(unset) and ui.has_text("完成日期：未定") and not ui.find(clear)
+            today = clock.now.date()
+            # The picker opens two weeks ahead, offers the days from the visit's on, in Chinese.
+            await ui.click(unset)
+            picker = ui.dialog("DatePicker")
+            assert picker["value"].date() == today + timedelta(days=14)
+            assert picker["first_date"].date() == today
+            assert picker["last_date"].date() == date(2099, 12, 31)
+            assert (picker["help_text"], picker["confirm_text"]) == (
+                "选择建议 1 的完成日期",
+                "确定",
+            )
+            with pytest.raises(UiError, match="not offered"):
+                await ui.pick_date(today - timedelta(days=1))
+            await ui.cancel_date()  # nothing picked: still none
+            assert ui.find(unset) and not ui.find(clear)
+            await ui.click(unset)
+            picked = today + timedelta(days=30)
+            await ui.pick_date(picked)
+            named = t("ui.visit.due_date_set", n=1, date=fmt.long_day(picked))
+            assert ui.find(named) and ui.has_text(f"完成日期：{fmt.day_near(picked, today)}")
+            assert ui.find(clear)
+            draft = store.visit(visit_id).draft  # kept at once, as every change
+            assert draft["recommendations"][0]["due_date"] == picked.isoformat()
+            await ui.click(clear)  # optional: it can be taken back
+            assert ui.find(unset) and not ui.find(clear)
+            assert store.visit(visit_id).draft["recommendations"][0]["due_date"] is None
+            await ui.click(unset)
+            assert ui.dialog("DatePicker")["value"].date() == today + timedelta(days=14)
+            await ui.pick_date(picked)
+            due = picked.isoformat()
             await ui.click("拍照")
             clock.advance(95)
             await ui.click(END)
@@ -436,3 +468,9 @@ def test_ticking_a_child_without_photo_consent_stops_school_visit_photos(
         store.close()
 
     run(scenario())
+
+
+def test_a_due_date_shows_its_year_only_when_it_is_not_this_years() -> None:
+    today = date(2026, 12, 2)
+    assert fmt.day_near(date(2026, 12, 17), today) == "12月17日"
+    assert fmt.day_near(date(2027, 1, 5), today) == "2027年1月5日"
