@@ -201,7 +201,7 @@ def _check(engine: Engine, phone_dir: Path, case: Case) -> None:
     store.apply_pull(page.changes, page.cursor, complete=True)
     assert calendar_json(store.calendar()) == case.calendar
     for record in case.visits:
-        store.outbox.save_visit(VisitRecord.model_validate(record | {"student_id": student}))
+        store.visit_repo.save_visit(VisitRecord.model_validate(record | {"student_id": student}))
     shown = {
         v.id: (judged.minutes(v), judged.shown_flags(store, v, now), visit_subsidy(store, v))
         for v in store.visits(month=case.month)

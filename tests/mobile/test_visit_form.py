@@ -278,8 +278,9 @@ def test_warnings_are_the_judges_flags_in_words() -> None:
     form.started_at = data["started_at"]
     warnings = check(form, now=NOW, subject=far).warnings
     assert any("超出 500 米的范围" in w and "公里" in w for w in warnings), warnings
-    assert not any("时间被修改" in w for w in warnings)  # the form sent no tap instant
-    # The record a phone that keeps the tap (Position.at) saves for the same correction.
+    # The form keeps the tap's instant (check_in.at), so the correction is told at once.
+    assert any("签到时间与点击时的" in w and "相差 96 分钟" in w for w in warnings), warnings
+    # The record saved for the same correction says the same.
     edited = VisitRecord.model_validate(data)
     lines = _warnings(form, edited, NOW, PolicyParams(), None, far)
     assert any("签到时间与点击时的" in w and "相差 96 分钟" in w for w in lines), lines
