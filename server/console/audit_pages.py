@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from server.console import lookup, policy_form
 from server.console.subsidies import safe_text
+from server.console.visit_filters import page_numbers
 from server.console.web import NO_STORE, ConsoleRoute, Viewer, ViewerDep, _local, render
 from server.deps import SessionDep
 from server.errors import ApiError
@@ -191,18 +192,6 @@ def entity_label(code: str) -> str:
     return code if text == f"audit.entity.{code}" else text
 
 
-def _pages(current: int, last: int) -> list[int | None]:
-    """Page numbers to link: the first, the last, and three either side of the current one
-    (None: a gap)."""
-    wanted = {1, last, *range(current - 3, current + 4)}
-    out: list[int | None] = []
-    for n in sorted(p for p in wanted if 1 <= p <= last):
-        if out and out[-1] is not None and n > out[-1] + 1:
-            out.append(None)
-        out.append(n)
-    return out
-
-
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
     f = parse_filter(session, viewer, dict(request.query_params))
@@ -235,7 +224,7 @@ def audit_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Resp
         total=total,
         page=page,
         last=last,
-        pages=_pages(page, last),
+        pages=page_numbers(page, last, around=3),
         actions=[(a, action_label(a)) for a in ACTIONS],
         action_label=action_label,
         detail_text=detail_text,
