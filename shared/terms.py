@@ -167,9 +167,12 @@ def term_of(day: date, calendar: Mapping[str, TermDates] | None = None) -> Term:
             continue
         if term.contains(day):
             return term
-    # A city calendar with a gap: fall back to the default split.
+    # A city calendar with a gap: the default split names the term, and the calendar still
+    # gives its dates where it has that term. One id is one span everywhere: the console reads
+    # a term by its id through the calendar, and a phone that took the default dates here owed
+    # a child other sessions than the server did (tests/test_judge_agreement.py found it).
     year = max(EARLIEST_YEAR, day.year if day.month >= 9 else day.year - 1)
-    return parse_term(f"{year}-{1 if day.month >= 9 or day.month == 1 else 2}")
+    return parse_term(f"{year}-{1 if day.month >= 9 or day.month == 1 else 2}", calendar)
 
 
 def _candidates(day: date) -> Iterator[str]:

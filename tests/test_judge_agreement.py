@@ -41,7 +41,7 @@ from server.settings import get_settings
 from shared.domain import Role
 from shared.evidence import PAIR_FLAGS
 from shared.policy import PolicyParams, SubsidyMode
-from shared.protocol import VisitRecord
+from shared.protocol import PullResponse, VisitRecord
 from shared.terms import SHANGHAI, calendar_json, month_bounds, term_of
 from tests.live import PG_ENV, create_database, drop_database
 
@@ -185,13 +185,15 @@ def _check(engine: Engine, phone_dir: Path, case: Case) -> None:
         scope = Scope.of(s.exec(select(User).where(User.username == teacher)).one())
         admin = Scope("admin", Role.ADMIN, None, None)
         settings_ = get_settings()
-        page = sync_pull.pull(
+        sent = sync_pull.pull(
             s,
             scope=scope,
             cursor=None,
             limit=1000,
             calendar=(settings_.calendar(), settings_.calendar_tag),
         )
+    # As the phone reads it: the JSON the route sends.
+    page = PullResponse.model_validate_json(sent.model_dump_json(exclude_unset=True))
 
     # The phone: what a pull gave it, and its own visits saved but not yet synced.
     store = Store(phone_dir)

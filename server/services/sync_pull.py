@@ -11,7 +11,9 @@ import heapq
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlmodel import Session, col, select
 
 from server.models import Assignment, Policy, School, Student, Visit
@@ -20,7 +22,7 @@ from server.services import audit
 from server.services.errors import DomainError
 from server.services.visits import visit_out
 from shared.domain import Role
-from shared.protocol import CalendarRecord, Change, PullResponse, TermRecord
+from shared.protocol import CalendarRecord, PullPage, TermRecord
 from shared.terms import TermCalendar
 
 CURSOR_PREFIX = "c1."
@@ -46,24 +48,26 @@ def pull(
     cursor: str | None,
     limit: int,
     calendar: tuple[TermCalendar, str] | None = None,
-) -> PullResponse:
+) -> PullPage:
     """Up to ``limit`` changes after ``cursor``; ``has_more`` when another call would find more.
     With ``calendar`` (the city's calendar and its tag), the page carries it too.
 
-    Each entity contributes its ``limit + 1`` lowest-sequence rows; the merged ``limit`` lowest
-    are exact, since a row missing from the merge would have at least ``limit + 1`` rows
-    before it.
+    One statement first finds, per table, the lowest visible change after the cursor: most
+    pulls of a phone that is caught up find none, and end there. Each table with one
+    contributes its ``limit + 1`` lowest-sequence rows; the merged ``limit`` lowest are exact,
+    since a row missing from the merge would have at least ``limit + 1`` rows before it.
+
+    The page is typed by entity and validated once, here (the route sends its JSON as is).
     """
     after = parse_cursor(cursor)
-    sources: list[tuple[str, type[SyncedTable], ColumnElement[bool]]] = [
-        ("policy", Policy, scope.policies()),
-        ("school", School, scope.schools()),
-        ("student", Student, scope.students()),
-        ("assignment", Assignment, scope.assignments()),
-        ("visit", Visit, scope.visits()),
-    ]
+    sources = _sources(scope)
+    firsts = session.execute(
+        sa.select(*(_first_after(model, visible, after) for _, model, visible in sources))
+    ).one()
     streams = []
-    for entity, model, visible in sources:
+    for (entity, model, visible), first in zip(sources, firsts, strict=True):
+        if first is None:
+            continue
         rows = _rows_after(session, model, visible, after=after, limit=limit + 1)
         streams.append([(row.seq, entity, row) for row in rows])
     merged = list(heapq.merge(*streams, key=lambda item: item[0]))
@@ -71,21 +75,44 @@ def pull(
     changes = [_change(entity, row, scope) for _, entity, row in taken]
     # A child's record leaving the server for a device is a read: log one row per child.
     for change in changes:
-        if change.entity == "student" and change.record is not None:
+        record = change["record"]
+        if change["entity"] == "student" and record is not None:
             audit.record(
                 session,
                 actor=scope.username,
                 action="sync",
                 entity="student",
-                entity_id=change.id,
-                district_code=change.record.get("district_code"),
+                entity_id=change["id"],
+                district_code=record.get("district_code"),
             )
     session.commit()
     last = taken[-1][0] if taken else after
-    extra = {"calendar": calendar_record(*calendar)} if calendar is not None else {}
-    return PullResponse(
-        changes=changes, cursor=f"{CURSOR_PREFIX}{last}", has_more=len(merged) > limit, **extra
-    )
+    page: dict[str, Any] = {
+        "changes": changes,
+        "cursor": f"{CURSOR_PREFIX}{last}",
+        "has_more": len(merged) > limit,
+    }
+    if calendar is not None:
+        page["calendar"] = calendar_record(*calendar)
+    return PullPage.model_validate(page)
+
+
+def _sources(scope: Scope) -> list[tuple[str, type[SyncedTable], ColumnElement[bool]]]:
+    """Each synced table with what of it ``scope`` may see."""
+    return [
+        ("policy", Policy, scope.policies()),
+        ("school", School, scope.schools()),
+        ("student", Student, scope.students()),
+        ("assignment", Assignment, scope.assignments()),
+        ("visit", Visit, scope.visits()),
+    ]
+
+
+def _first_after(
+    model: type[SyncedTable], visible: ColumnElement[bool], after: int
+) -> ScalarSelect[Any]:
+    seq = col(model.seq)
+    return sa.select(sa.func.min(seq)).where(seq > after, visible).scalar_subquery()
 
 
 def calendar_record(calendar: TermCalendar, tag: str) -> CalendarRecord:
@@ -112,9 +139,10 @@ def _rows_after(
     return session.exec(select(model).where(seq > after, visible).order_by(seq).limit(limit)).all()
 
 
-def _change(entity: str, row: Any, scope: Scope) -> Change:
+def _change(entity: str, row: Any, scope: Scope) -> dict[str, Any]:
+    """One change as a dict in the form of ``PullPage``'s entries (validated with the page)."""
     if entity == "visit":
-        return Change(
+        return dict(
             entity="visit",
             id=row.id,
             version=row.version,
@@ -122,7 +150,7 @@ def _change(entity: str, row: Any, scope: Scope) -> Change:
             record=None if row.deleted else visit_out(row),
         )
     if entity == "assignment":
-        return Change(
+        return dict(
             entity="assignment",
             id=row.id,
             version=row.version,
@@ -137,7 +165,7 @@ def _change(entity: str, row: Any, scope: Scope) -> Change:
         )
     if entity == "student":
         gone = not row.active
-        return Change(
+        return dict(
             entity="student",
             id=row.id,
             version=row.version,
@@ -145,7 +173,7 @@ def _change(entity: str, row: Any, scope: Scope) -> Change:
             record=None if gone else student_for(row, scope),
         )
     if entity == "school":
-        return Change(
+        return dict(
             entity="school",
             id=row.id,
             version=row.version,
@@ -159,7 +187,7 @@ def _change(entity: str, row: Any, scope: Scope) -> Change:
                 "lon": row.lon,
             },
         )
-    return Change(
+    return dict(
         entity="policy",
         id=str(row.id),
         version=row.version,

@@ -14,6 +14,7 @@ from shared.terms import (
     TermDates,
     TermError,
     local_month,
+    parse_calendar,
     parse_month,
     parse_term,
     term_of,
@@ -66,6 +67,24 @@ def test_city_calendar_overrides_dates() -> None:
     assert parse_term("2025-1", calendar).end == date(2026, 2, 5)
     assert term_of(date(2026, 2, 3), calendar).id == "2025-1"
     assert term_of(date(2026, 2, 3)).id == "2025-2"
+
+
+def test_a_day_in_the_calendars_gap_takes_the_calendars_dates_of_its_term() -> None:
+    # Term 2025-1 starts on 2 September in this city; 1 September lies in no term. The default
+    # split names it 2025-1, and that id means the city's dates, as it does to the console.
+    calendar = parse_calendar(
+        {
+            "2025-1": {
+                "start": "2025-09-02",
+                "end": "2026-01-31",
+                "teaching_start": "2025-09-07",
+                "teaching_end": "2026-01-05",
+            }
+        }
+    )
+    term = term_of(date(2025, 9, 1), calendar)
+    assert term == parse_term("2025-1", calendar)
+    assert term.teaching_start == date(2025, 9, 7)
 
 
 def test_local_month_is_shanghai() -> None:
