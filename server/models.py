@@ -368,7 +368,7 @@ class VisitVersion(SQLModel, table=True):
 
     A push that applies an upsert or a delete adds the version it makes (``upsert`` /
     ``delete``, with ``snapshot`` holding what that version says: the record and the server's
-    judgement of it), written with the visit itself (services/sync_write.py). A coordinator's
+    judgement of it), written with the visit itself (services/sync_push/write.py). A coordinator's
     review or flag note adds a ``review`` / ``resolve_flag`` entry for the version it was made
     on (services/review.py). Visits stored before this table existed have no entries for their
     earlier versions.

@@ -88,6 +88,14 @@ class Scope:
             col(Policy.district_code) == self.district_code, col(Policy.district_code).is_(None)
         )
 
+    def visitable_schools(self) -> ColumnElement[bool]:
+        """The schools the caller may record an itinerant visit at: those assigned to an
+        itinerant instructor (not their base school, which ``schools`` also shows); none for
+        anyone else."""
+        if self.role != Role.ITINERANT:
+            return sa.false()
+        return col(School.id).in_(self._assigned("school_id"))
+
     def may_visit_student(self, session: Session, student_id: str) -> Student | None:
         """The student if the caller may record a home-teaching visit to them."""
         if self.role != Role.TEACHER:

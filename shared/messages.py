@@ -146,6 +146,8 @@ ZH_CN: dict[str, str] = {
     # sign-in, sessions, throttling, audit (issue 7)
     "too_many_attempts": "登录失败次数过多，请 {minutes} 分钟后再试",
     "login_unavailable": "登录服务暂时不可用，请 {seconds} 秒后重试",
+    "console.cannot_complete": "无法完成",
+    "console.back_to_dashboard": "返回合规总览",
     "console.session_ended": "登录已失效，请重新登录",
     "console.password_title": "修改密码",
     "console.password_changed": "密码已修改，其他浏览器和所有手机上的登录均已退出",

@@ -30,13 +30,13 @@ from mobile.core.caseload import teacher_caseload
 from mobile.core.models import User as PhoneUser
 from mobile.core.store import Store
 from mobile.core.trip import month_subsidy, visit_subsidy
-from server.console.subsidies import subsidy_rows
 from server.console.web import _minutes as console_minutes
 from server.db import make_engine, migrate
 from server.models import User, Visit, VisitTally
 from server.scope import Scope
 from server.services import compliance, registry, sync_pull, sync_push
 from server.services.policies import set_policy
+from server.services.subsidies import subsidy_rows
 from server.settings import get_settings
 from shared.domain import Role
 from shared.evidence import PAIR_FLAGS

@@ -74,6 +74,13 @@ _FLAGS |= {"false": False, "no": False}
 _PHONE = re.compile(r"\+?[0-9][0-9\- ]{2,30}")
 _FORBIDDEN_IN_ID = re.compile(r"[|\x00-\x1f]")  # "|" joins ids in assignment keys
 
+
+def has_forbidden_id_character(value: str) -> bool:
+    """An id (or a username, which assignments join like one) holding "|" or a control
+    character."""
+    return _FORBIDDEN_IN_ID.search(value) is not None
+
+
 GRADE_RANGE = {"preschool": (0, 0), "compulsory": (1, 9), "high_school": (10, 12)}
 
 
@@ -131,7 +138,7 @@ class Cells:
     def ident(self, name: str, *, required: bool = True) -> str:
         """An id: at most 64 characters, none of them "|" or a control character."""
         value = self.text(name, limit=64, required=required)
-        if value and _FORBIDDEN_IN_ID.search(value):
+        if value and has_forbidden_id_character(value):
             self.fail("roster.bad_id", field=label(name))
         return value
 

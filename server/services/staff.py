@@ -18,7 +18,7 @@ from server.scope import Scope
 from server.security import hash_password
 from server.services import audit, console_sessions, users
 from server.services.errors import DomainError
-from server.services.roster_cells import _FORBIDDEN_IN_ID
+from server.services.roster_cells import has_forbidden_id_character
 from shared.domain import Role
 
 # Letters and digits a person reads aloud without confusion (no 0/O, 1/l/I).
@@ -68,7 +68,12 @@ def create(
 ) -> tuple[User, str]:
     """A new account and its first password (returned once, in clear)."""
     username, name = username.strip(), name.strip()
-    if not username or len(username) > 64 or _FORBIDDEN_IN_ID.search(username) or " " in username:
+    if (
+        not username
+        or len(username) > 64
+        or has_forbidden_id_character(username)
+        or " " in username
+    ):
         raise DomainError("staff.bad_username")
     if not name or len(name) > 64:
         raise DomainError("staff.bad_name")

@@ -2,7 +2,7 @@
 
 An approval stores the figures it approved (visits, distance, claimed, cap, payable, and the
 amount: what the visits approved in review come to under the month's cap). The amounts are
-those of server/console/subsidies.py (``subsidy_rows``); this module only freezes and compares
+those of services/subsidies.py (``subsidy_rows``); this module only freezes and compares
 them. When the month's visits change afterwards (a late visit, a review, a deletion) the
 approval is **stale**: it keeps the figure approved, and the page says the current one differs,
 instead of the approved amount silently moving. A stale approval is taken back and approved
@@ -24,12 +24,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from server.console.subsidies import subsidy_rows
 from server.db import lock_changes
 from server.models import SubsidyApproval, utcnow
 from server.scope import Scope
 from server.services import audit
 from server.services.errors import DomainError
+from server.services.subsidies import subsidy_rows
 from shared.domain import Role
 
 REASON_LIMIT = 500  # the column's width

@@ -2,7 +2,7 @@
 the console's visit page as entries that say who changed what, and when.
 
 Writing. A push adds one entry per version it makes (``pushed_rows``, called by
-services/sync_write.py under the change-counter lock, with the visit rows it writes); a review
+services/sync_push/write.py under the change-counter lock, with the visit rows it writes); a review
 or a flag note adds one for the version it was made on (``record_review``). Entries are only
 ever added, in the transaction of the change they describe, so a change is never stored
 without its entry.

@@ -228,8 +228,14 @@ def test_nul_in_a_login_form_is_400_like_in_a_url(world: World, server: LiveServ
     assert "text/html" in response.headers["content-type"]
     assert t("invalid_request", detail="NUL") in response.text
     assert not browser.signed_in()
+    # A NUL in a console URL is refused before any route, as a page of the console too.
     url_rule = requests.get(server.url + "/login", params={"next": "a\x00"}, timeout=60)
-    assert url_rule.json()["error"] == {
+    assert url_rule.status_code == 400
+    assert "text/html" in url_rule.headers["content-type"]
+    assert t("invalid_request", detail="NUL") in url_rule.text
+    # The API answers the same refusal in its error shape.
+    api_rule = requests.get(server.url + "/api/v1/health", params={"q": "a\x00"}, timeout=60)
+    assert api_rule.json()["error"] == {
         "code": "invalid_request",
         "message": t("invalid_request", detail="NUL"),
     }

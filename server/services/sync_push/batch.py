@@ -1,302 +1,50 @@
-"""Applying pushed ops: idempotent by op_id, optimistic by version, one bad op alone rejected.
+"""Phase 2 of a push: the batch judged in memory against rows read with a handful of set
+queries, with no lock and no write; it yields the results and a ``WritePlan``."""
 
-A push runs in three phases (docs/sync.md says why):
-
-1. parse: each op and its record validated, dumped and hashed, with no database at all;
-2. judge: the batch checked in memory against rows fetched with a handful of set queries, with
-   no lock and no write (on SQLite no write transaction is open, so pulls' audit rows, reviews
-   and other pushes go on meanwhile); it yields the results and a ``WritePlan`` of plain rows,
-   and remembers what the judgement rested on (``_Seen``); the read transaction then ends;
-3. write: the change counter is locked (``lock_changes``), what the judgement rested on is read
-   again, and if nothing moved the plan is numbered and written (server/services/sync_write.py).
-   If anything moved (the same op_id applied meanwhile by a concurrent retry, a visit of the
-   batch or one of its flag neighbours changed, the roster, assignments or policies changed,
-   the photos held), the batch is judged again under the lock: the rare slow path, exactly
-   the old behaviour.
-
-Only numbering and writing hold the lock, so concurrent pushes overlap in everything else.
-Should the write still fail, each op is retried alone so that the others land.
-
-Visits new to the server are written as plain rows with one multi-row INSERT, and sync ops
-likewise; stored visits are UPDATEd by id with one ``executemany``: building ORM objects and
-flushing them through the unit of work cost more than everything else a push does.
-"""
-
-import hashlib
-import json
-import logging
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from server.db import last_change, lock_changes
-from server.models import Assignment, Policy, School, Student, SyncOp, Visit, VisitPhoto
+from server.db import last_change
+from server.models import Policy, School, Student, SyncOp, Visit, VisitPhoto
 from server.scope import Scope
 from server.services.photos import holders
 from server.services.policies import versions_as_of
-from server.services.sync_write import WritePlan, write
+from server.services.sync_push.parse import Parsed, raw_hash, rejected
+from server.services.sync_push.rows import (
+    NEIGHBOUR_COLUMNS,
+    NEW_VISIT_COLUMNS,
+    REFERENCE,
+    ROSTER,
+    AnyVisit,
+    Neighbour,
+    NewVisit,
+    Seen,
+    pair_facts_of,
+    spans_around,
+)
+from server.services.sync_push.write import WritePlan
 from server.services.visits import facts, registered_place, visit_out
 from shared import judge
 from shared.consent import photographed_children, without_photo_consent
-from shared.domain import ReviewStatus, VisitKind
+from shared.domain import ReviewStatus, Role, VisitKind
 from shared.evidence import VisitFacts, pair_flags, visit_flags
-from shared.messages import describe_validation_errors, t
-from shared.policy import policy_in_force
-from shared.protocol import DeleteRecord, ErrorBody, PushOp, PushResult, VisitRecord
+from shared.protocol import DeleteRecord, PushOp, PushResult, VisitRecord
 from shared.terms import local_date, local_month
 from shared.travel import LatLon, round_trip_m
 
-log = logging.getLogger("songjiao.sync")
-
-
-def push(session: Session, *, scope: Scope, raw_ops: list[Any], now: datetime) -> list[PushResult]:
-    """Results for ``raw_ops``, one per op, in order; committed.
-
-    ``session`` must hold no uncommitted writes: judging ends its read transaction.
-    """
-    ops = [_parse(raw) for raw in raw_ops]
-    try:
-        results = _judge_and_write(session, scope, now, ops)
-        session.commit()
-        return results
-    except SQLAlchemyError:
-        session.rollback()
-        log.exception("batch write failed; retrying op by op")
-    results = []
-    for op in ops:
-        try:
-            (result,) = _judge_and_write(session, scope, now, [op])
-            session.commit()
-        except SQLAlchemyError:
-            session.rollback()
-            log.exception("op failed alone")
-            detail = t("internal_error")
-            result = _rejected(_op_id_of(op.raw), None, "invalid_record", detail=detail)
-        results.append(result)
-    return results
-
-
-def _judge_and_write(
-    session: Session, scope: Scope, now: datetime, ops: list["_Parsed"]
-) -> list[PushResult]:
-    """Judge ``ops`` with no lock, then write under the lock; judged again if anything moved."""
-    batch = _Batch(session, scope, now)
-    results = batch.judge(ops)
-    plan = batch.plan()
-    seen = batch.seen
-    session.rollback()  # ends the reads (nothing was written); the ORM rows are let go
-    counter = lock_changes(session)  # from here to the commit: numbering and writing only
-    # Nothing numbered committed since judging began: nothing the judgement read has moved.
-    moved = seen.judged_rows and counter != seen.counter
-    if moved and seen != batch.read_seen():
-        log.info("push judged on rows that moved meanwhile; judging again under the lock")
-        batch = _Batch(session, scope, now)
-        results = batch.judge(ops)
-        plan = batch.plan()
-    write(session, plan)
-    return results
-
-
-@dataclass(slots=True)
-class _Parsed:
-    """One op as parsed before any database work: its rejection, or what judging needs."""
-
-    raw: Any
-    rejection: PushResult | None = None
-    op: PushOp | None = None
-    record: VisitRecord | DeleteRecord | None = None
-    dumped: dict[str, Any] = field(default_factory=dict)  # hashed here, stored by _upsert
-    body_hash: str = ""
-
-
-def _parse(raw: Any) -> _Parsed:
-    try:
-        op = PushOp.model_validate(raw)
-    except ValidationError as exc:
-        detail = describe_validation_errors(exc.errors())
-        return _Parsed(raw, _rejected(_op_id_of(raw), None, "invalid_record", detail=detail))
-    try:
-        record: VisitRecord | DeleteRecord
-        if op.type == "visit.upsert":
-            record = VisitRecord.from_pushed(op.record)
-        else:
-            record = DeleteRecord.model_validate(op.record)
-    except ValidationError as exc:
-        detail = describe_validation_errors(exc.errors())
-        rid = op.record.get("id") if isinstance(op.record.get("id"), str) else None
-        return _Parsed(raw, _rejected(str(op.op_id), rid, "invalid_record", detail=detail))
-    dumped = record.model_dump(mode="json")
-    return _Parsed(raw, None, op, record, dumped, _body_hash(op, dumped))
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """What a judgement rested on, as (id, seq) pairs: every change to a visit, a student, a
-    school, an assignment or a policy takes a new number from the counter, so two equal
-    ``_Seen`` mean that the judgement still holds.
-
-    ``counter`` and ``reference`` (the highest seq of the roster tables) are read before
-    anything else: when the counter has not moved by the time the lock is held, no change was
-    committed meanwhile and the rest need not be read again. ``reference`` means that a
-    roster change committed while judging is seen as a change even where each statement reads
-    its own snapshot (PostgreSQL's READ COMMITTED; SQLite outside a write transaction).
-    """
-
-    counter: int = -1  # the change counter when judging began (compared on its own)
-    reference: tuple[Any, ...] = ()
-    op_ids: frozenset[str] = frozenset()
-    visits: frozenset[tuple[str, int]] = frozenset()  # the batch's own ids
-    neighbours: frozenset[tuple[str, int]] = frozenset()  # for the pairwise flags
-    photos: frozenset[str] = frozenset()
-    linked: frozenset[tuple[str, str]] = frozenset()
-
-    @property
-    def judged_rows(self) -> bool:
-        """False when no op reached the database (all rejected while parsing)."""
-        return bool(self.reference)
-
-
-def _spans(times: list[datetime], margin: timedelta) -> tuple[tuple[datetime, datetime], ...]:
-    """The times widened by ``margin`` either side, overlapping spans merged: a phone's backlog
-    spreads over weeks, and one span from its first to its last visit would read every visit
-    between them."""
-    merged: list[tuple[datetime, datetime]] = []
-    for moment in sorted(times):
-        lo, hi = moment - margin, moment + margin
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], hi)
-        else:
-            merged.append((lo, hi))
-    return tuple(merged)
-
-
-def _pair_facts(v: "AnyVisit | _Neighbour") -> VisitFacts:
-    """What ``shared.evidence.pair_flags`` reads of a visit (it reads no position or photo)."""
-    return VisitFacts(
-        id=v.id,
-        teacher=v.teacher,
-        kind=v.kind,
-        subject_id=v.student_id or v.school_id or "",
-        started_at=v.started_at,
-        ended_at=v.ended_at,
-        check_in=None,
-        photo_count=0,
-    )
-
-
-_ROSTER = (Student, School, Assignment, Policy)
-_REFERENCE = sa.select(*(sa.select(sa.func.max(m.seq)).scalar_subquery() for m in _ROSTER))
-
-
-def _rejected(op_id: str | None, record_id: str | None, code: str, **values: Any) -> PushResult:
-    return PushResult(
-        op_id=op_id,
-        status="rejected",
-        id=record_id,
-        error=ErrorBody(code=code, message=t(code, **values)),
-    )
-
-
-def _op_id_of(raw: Any) -> str | None:
-    value = raw.get("op_id") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) and len(value) <= 64 else None
-
-
-def _body_hash(op: PushOp, record: dict[str, Any]) -> str:
-    """What a replay must match: the op's meaning, i.e. its validated ``record`` (as dumped to
-    JSON) in canonical form, so that a resend written by another encoder (``15`` for ``15.0``,
-    keys reordered, server fields echoed back) is the same op."""
-    body = {"type": op.type, "record": record, "base_version": op.base_version}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def _raw_body_hash(op: PushOp) -> str:
-    """The hash stored for ops applied before replays compared meanings (of the raw body)."""
-    body = {"type": op.type, "record": op.record, "base_version": op.base_version}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
-_UNSET = datetime.min.replace(tzinfo=UTC)  # every _NewVisit time is set by _upsert
-
-
-@dataclass(slots=True)
-class _NewVisit:
-    """A visit first stored by this batch: the Visit columns, without ORM bookkeeping.
-
-    It has every attribute of a Visit that this module, ``visit_out`` and ``facts`` read.
-    """
-
-    id: str
-    teacher: str
-    kind: str = ""
-    student_id: str | None = None
-    school_id: str | None = None
-    district_code: str = ""
-    started_at: datetime = _UNSET
-    ended_at: datetime = _UNSET
-    local_month: int = 0
-    duration_s: int = 0
-    record: dict[str, Any] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
-    flag_notes: dict[str, Any] = field(default_factory=dict)
-    flagged: bool = False
-    distance_m: int = 0
-    subsidy_fen: int = 0
-    review_status: str = ReviewStatus.PENDING
-    review_reason: str = ""
-    reviewed_by: str | None = None
-    reviewed_at: datetime | None = None
-    counted: bool = True
-    service_session: bool = False
-    deleted: bool = False
-    version: int = 0
-    received_at: datetime = _UNSET
-    seq: int = 0
-
-
-@dataclass(slots=True)
-class _Neighbour:
-    """A stored live visit near the batch, as far as its pairwise flags need it.
-
-    Only its pairwise flags can change when the batch lands beside it (its own flags depend on
-    it alone, and on the policy, which re-judging keeps up: services/rejudge.py), so neither
-    its record nor its registered place is read.
-    """
-
-    id: str
-    seq: int
-    teacher: str
-    kind: str
-    student_id: str | None
-    school_id: str | None
-    started_at: datetime
-    ended_at: datetime
-    flags: list[str]
-    deleted: bool = False
-
-
-_NEIGHBOUR_COLUMNS = tuple(
-    getattr(Visit, f.name) for f in fields(_Neighbour) if f.name != "deleted"
-)
-
-AnyVisit = Visit | _NewVisit
-# Every column a push sets, ``seq`` last: it is numbered under the lock (sync_write.write).
-_NEW_VISIT_COLUMNS = tuple(f.name for f in fields(_NewVisit) if f.name != "seq")
-
 
 @dataclass
-class _Batch:
+class Batch:
     session: Session
     scope: Scope
     now: datetime
     visits: dict[str, AnyVisit] = field(default_factory=dict)  # the batch's, whole
-    near: dict[str, _Neighbour] = field(default_factory=dict)  # the others around them
+    near: dict[str, Neighbour] = field(default_factory=dict)  # the others around them
     by_teacher_day: dict[tuple[str, Any], set[str]] = field(
         default_factory=lambda: defaultdict(set)
     )
@@ -304,13 +52,13 @@ class _Batch:
         default_factory=lambda: defaultdict(set)
     )
     # Visits whose seq must move: the batch's, and neighbours whose flags changed.
-    touched: dict[str, AnyVisit | _Neighbour] = field(default_factory=dict)
-    new_visits: dict[str, _NewVisit] = field(default_factory=dict)  # to INSERT
+    touched: dict[str, AnyVisit | Neighbour] = field(default_factory=dict)
+    new_visits: dict[str, NewVisit] = field(default_factory=dict)  # to INSERT
     new_links: dict[str, list[str]] = field(default_factory=dict)  # new visit id -> photos
     links: dict[str, list[str]] = field(default_factory=dict)  # stored visit id -> photos
     sync_ops: dict[str, SyncOp] = field(default_factory=dict)  # earlier ops with these op_ids
     new_sync_ops: list[dict[str, Any]] = field(default_factory=list)
-    seen: _Seen = field(default_factory=_Seen)
+    seen: Seen = field(default_factory=Seen)
     # Where neighbours are looked for: time spans (the batch's times, two days either side,
     # merged), and the batch's children.
     window: tuple[tuple[tuple[datetime, datetime], ...], frozenset[str]] | None = None
@@ -325,7 +73,7 @@ class _Batch:
     # the same pair visit after visit, and a geodesic costs more than the rest of an op.
     trips: dict[tuple[Any, Any], int] = field(default_factory=dict)
 
-    def judge(self, ops: list[_Parsed]) -> list[PushResult]:
+    def judge(self, ops: list[Parsed]) -> list[PushResult]:
         """The results of ``ops``, in order, with reads only (the plan is made by ``plan``)."""
         results: list[PushResult | None] = [op.rejection for op in ops]
         todo = [(i, op) for i, op in enumerate(ops) if op.rejection is None]
@@ -360,10 +108,10 @@ class _Batch:
 
     # -- prefetch and what the judgement rested on --------------------------------------------
 
-    def read_seen(self) -> _Seen:
-        """``_Seen`` read afresh with the queries of ``_prefetch``: (id, seq) only."""
+    def read_seen(self) -> Seen:
+        """``Seen`` read afresh with the queries of ``_prefetch``: (id, seq) only."""
         s = self.session
-        reference = tuple(s.execute(_REFERENCE).one())
+        reference = tuple(s.execute(REFERENCE).one())
         op_ids = frozenset(
             s.exec(select(SyncOp.op_id).where(col(SyncOp.op_id).in_(self.op_ids))).all()
         )
@@ -375,7 +123,7 @@ class _Batch:
         neighbours = frozenset((vid, seq) for q in queries for vid, seq in s.exec(q))
         photos = frozenset(holders(s, self.scope.username, self.hashes))
         linked = self._linked()
-        return _Seen(self.seen.counter, reference, op_ids, visits, neighbours, photos, linked)
+        return Seen(self.seen.counter, reference, op_ids, visits, neighbours, photos, linked)
 
     def _linked(self) -> frozenset[tuple[str, str]]:
         if not (self.hashes and self.ids):
@@ -409,10 +157,10 @@ class _Batch:
             )
         return queries
 
-    def _prefetch(self, todo: list[tuple[int, _Parsed]]) -> None:
+    def _prefetch(self, todo: list[tuple[int, Parsed]]) -> None:
         s, scope = self.session, self.scope
-        counter = last_change(s)  # first: see _Seen
-        reference = tuple(s.execute(_REFERENCE).one())
+        counter = last_change(s)  # first: see Seen
+        reference = tuple(s.execute(REFERENCE).one())
         records = [p.record for _, p in todo if p.record is not None]
         self.op_ids = [str(p.op.op_id) for _, p in todo if p.op is not None]
         self.sync_ops = {
@@ -440,13 +188,10 @@ class _Batch:
             {
                 sc.id: sc
                 for sc in s.exec(
-                    select(School).where(
-                        col(School.id).in_(school_ids),
-                        col(School.id).in_(scope._assigned("school_id")),
-                    )
+                    select(School).where(col(School.id).in_(school_ids), scope.visitable_schools())
                 )
             }
-            if school_ids and scope.role == "itinerant"
+            if school_ids and scope.role == Role.ITINERANT
             else {}
         )
         self.base = s.get(School, scope.base_school_id) if scope.base_school_id else None
@@ -455,22 +200,22 @@ class _Batch:
         # alone must not let anyone link it, and so read it (services/photos.py, Possession).
         self.photos = holders(s, scope.username, hashes)
         self.linked = set(self._linked())
-        self.policies = versions_as_of(s, reference[_ROSTER.index(Policy)])
+        self.policies = versions_as_of(s, reference[ROSTER.index(Policy)])
         # Neighbours for the evidence flags: this teacher's visits around the batch's days and
         # other visits to the batch's children on those days.
         times = [r.started_at for r in upserts] + [v.started_at for v in existing]
-        rows: list[_Neighbour] = []
+        rows: list[Neighbour] = []
         if times:
             # Safe arithmetic: every pushed time lies in shared.terms' window, far from year 1
             # and 9999, where two days more or less overflow (and failed the whole batch).
-            self.window = (_spans(times, timedelta(days=2)), frozenset(student_ids))
+            self.window = (spans_around(times, timedelta(days=2)), frozenset(student_ids))
             own = set(ids)  # the batch's stored visits are loaded whole, above
-            for query in self._neighbour_queries(*_NEIGHBOUR_COLUMNS):
-                rows += [_Neighbour(*row) for row in s.exec(query) if row[0] not in own]
+            for query in self._neighbour_queries(*NEIGHBOUR_COLUMNS):
+                rows += [Neighbour(*row) for row in s.exec(query) if row[0] not in own]
             for n in rows:
                 self.near[n.id] = n
                 self._index(n)
-        self.seen = _Seen(
+        self.seen = Seen(
             counter,
             reference,
             frozenset(self.sync_ops),
@@ -490,13 +235,13 @@ class _Batch:
         if isinstance(earlier, SyncOp):
             same = earlier.username == self.scope.username and earlier.body_hash in (
                 body_hash,
-                _raw_body_hash(op),  # stored before the hash was of the meaning
+                raw_hash(op),  # stored before the hash was of the meaning
             )
             first = PushResult.model_validate(earlier.result)
         else:
             same, first = earlier[0] == body_hash, earlier[1]
         if not same:
-            return _rejected(op_id, None, "op_id_reused")
+            return rejected(op_id, None, "op_id_reused")
         return first.model_copy(update={"status": "duplicate"})
 
     def _apply(
@@ -506,10 +251,10 @@ class _Batch:
         op_id, rid = str(op.op_id), str(record.id)
         current = self.visits.get(rid)
         if current is not None and current.teacher != self.scope.username:
-            return _rejected(op_id, rid, "not_assigned")  # someone else's: as if absent
+            return rejected(op_id, rid, "not_assigned")  # someone else's: as if absent
         if current is None:
             if op.type == "visit.delete" or op.base_version is not None:
-                return _rejected(op_id, rid, "unknown_record")
+                return rejected(op_id, rid, "unknown_record")
         elif op.base_version != current.version or (current.deleted and op.type == "visit.delete"):
             # An upsert based on the tombstone's own version restores the visit (an undo on the
             # phone): version + 1, judged afresh. Anything else about a tombstone is a conflict.
@@ -518,7 +263,7 @@ class _Batch:
                 status="conflict",
                 id=rid,
                 version=current.version,
-                server_record=visit_out(cast(Visit, current)),  # duck-typed: see _NewVisit
+                server_record=visit_out(cast(Visit, current)),  # duck-typed: see NewVisit
             )
         if isinstance(record, DeleteRecord):
             assert current is not None
@@ -531,22 +276,22 @@ class _Batch:
         rid = str(rec.id)
         if rec.kind == VisitKind.HOME_TEACHING:
             subject: Student | School | None = (
-                self.students.get(rec.student_id or "") if self.scope.role == "teacher" else None
+                self.students.get(rec.student_id or "") if self.scope.role == Role.TEACHER else None
             )
         else:
             subject = self.schools.get(rec.school_id or "")
         if subject is None or any(sid not in self.students for sid in rec.students_seen):
-            return _rejected(op_id, rid, "not_assigned")
+            return rejected(op_id, rid, "not_assigned")
         if rec.photos and without_photo_consent(
             photographed_children(rec.kind, rec.student_id, rec.students_seen),
             lambda sid: self.students[sid].photo_consent,
         ):
-            return _rejected(op_id, rid, "photo_consent_missing")
+            return rejected(op_id, rid, "photo_consent_missing")
         # Not held by this teacher answers as if never uploaded: no oracle of which names exist,
         # and the phone that really holds the bytes uploads them and retries.
         missing = [h for h in rec.photos if h not in self.photos and (rid, h) not in self.linked]
         if missing:
-            return _rejected(op_id, rid, "photo_not_uploaded", sha256=missing[0])
+            return rejected(op_id, rid, "photo_not_uploaded", sha256=missing[0])
         policy = judge.policy_on(self.policies, subject.district_code, rec.started_at)
         place = registered_place(subject)
 
@@ -565,7 +310,7 @@ class _Batch:
             teacher=self.scope.username,
             measure=measure,
         )
-        visit = current or _NewVisit(id=rid, teacher=self.scope.username)
+        visit = current or NewVisit(id=rid, teacher=self.scope.username)
         if current is not None:
             self._lose_partner(current)
         visit.kind = rec.kind
@@ -591,7 +336,7 @@ class _Batch:
         self.places[rid], self.policy_cache[rid] = place, policy
         self.dirty |= {rid} | self._neighbour_ids(visit)
         self.touched[rid] = visit
-        if isinstance(visit, _NewVisit):
+        if isinstance(visit, NewVisit):
             self.new_visits[rid] = visit
             self.new_links[rid] = list(dict.fromkeys(rec.photos))
         else:
@@ -600,7 +345,8 @@ class _Batch:
 
     def _delete(self, op_id: str, visit: AnyVisit) -> PushResult:
         self._lose_partner(visit)
-        visit.deleted, visit.counted = True, False
+        visit.deleted = True
+        visit.counted = judge.in_counts(deleted=True, review_status=visit.review_status)
         visit.version += 1
         visit.received_at = self.now
         self.touched[visit.id] = visit
@@ -614,28 +360,28 @@ class _Batch:
         if v.deleted:
             return
         for vid in self._neighbour_ids(v):
-            shared = pair_flags(_pair_facts(self._row(vid)), [_pair_facts(v)])
+            shared = pair_flags(pair_facts_of(self._row(vid)), [pair_facts_of(v)])
             if shared:
                 self.dirty.add(vid)
                 self.lost_partner[vid] |= shared
         self._unindex(v)
 
-    def _row(self, vid: str) -> AnyVisit | _Neighbour:
+    def _row(self, vid: str) -> AnyVisit | Neighbour:
         return self.visits.get(vid) or self.near[vid]
 
-    def _index(self, v: AnyVisit | _Neighbour) -> None:
+    def _index(self, v: AnyVisit | Neighbour) -> None:
         day = local_date(v.started_at)
         self.by_teacher_day[(v.teacher, day)].add(v.id)
         if v.student_id and v.kind == VisitKind.HOME_TEACHING:
             self.by_student_day[(v.student_id, day)].add(v.id)
 
-    def _unindex(self, v: AnyVisit | _Neighbour) -> None:
+    def _unindex(self, v: AnyVisit | Neighbour) -> None:
         day = local_date(v.started_at)
         self.by_teacher_day[(v.teacher, day)].discard(v.id)
         if v.student_id:
             self.by_student_day[(v.student_id, day)].discard(v.id)
 
-    def _neighbour_ids(self, v: AnyVisit | _Neighbour) -> set[str]:
+    def _neighbour_ids(self, v: AnyVisit | Neighbour) -> set[str]:
         day = local_date(v.started_at)
         ids: set[str] = set()
         for delta in (-1, 0, 1):
@@ -656,7 +402,7 @@ class _Batch:
 
         def pairs_of(vid: str) -> VisitFacts:
             if vid not in cache:
-                cache[vid] = _pair_facts(self._row(vid))
+                cache[vid] = pair_facts_of(self._row(vid))
             return cache[vid]
 
         landed = [vid for vid, v in self.touched.items() if not v.deleted]
@@ -673,7 +419,7 @@ class _Batch:
                     flags_set |= pair_flags(pairs_of(vid), around) & lost
                 flags = sorted(flags_set)
             else:
-                assert not isinstance(target, _Neighbour)
+                assert not isinstance(target, Neighbour)
                 flags = visit_flags(
                     facts(cast(Visit, target)),
                     [pairs_of(i) for i in self._neighbour_ids(target)],
@@ -683,15 +429,13 @@ class _Batch:
                 )
             if flags != list(target.flags or ()) or vid in self.touched:
                 target.flags = flags
-                if not isinstance(target, _Neighbour):
+                if not isinstance(target, Neighbour):
                     target.flagged = bool(flags)
                 self.touched[vid] = target
 
     def _policy_of(self, v: AnyVisit) -> Any:
         if v.id not in self.policy_cache:
-            self.policy_cache[v.id] = policy_in_force(
-                self.policies, v.district_code, local_date(v.started_at)
-            )
+            self.policy_cache[v.id] = judge.policy_on(self.policies, v.district_code, v.started_at)
         return self.policy_cache[v.id]
 
     # -- writing ----------------------------------------------------------------------------
@@ -702,13 +446,13 @@ class _Batch:
         """The judged batch as plain rows (still in the judging transaction: ORM rows are read)."""
         plan = WritePlan(sync_ops=self.new_sync_ops)
         for visit in self.touched.values():
-            if isinstance(visit, _Neighbour):
+            if isinstance(visit, Neighbour):
                 plan.reflagged.append(
                     {"id": visit.id, "flags": visit.flags, "flagged": bool(visit.flags)}
                 )
                 continue
-            row = {c: getattr(visit, c) for c in _NEW_VISIT_COLUMNS}
-            (plan.new_visits if isinstance(visit, _NewVisit) else plan.changed_visits).append(row)
+            row = {c: getattr(visit, c) for c in NEW_VISIT_COLUMNS}
+            (plan.new_visits if isinstance(visit, NewVisit) else plan.changed_visits).append(row)
         plan.links_new = [
             {"visit_id": vid, "sha256": sha} for vid, shas in self.new_links.items() for sha in shas
         ]
