@@ -176,10 +176,38 @@ def _record_read(session: Session, viewer: Viewer, f: AuditFilter, action: str, 
 
 
 def detail_text(row: AuditLog) -> str:
-    """The row's detail as shown: a policy change names its parameters in Chinese."""
-    if row.action != "policy_change":
-        return row.detail
-    return _PARAM.sub(lambda m: policy_form.label(m.group(1)) + "：", row.detail)
+    """The row's detail as shown, in Chinese: a policy change names its parameters; elsewhere
+    each ``key=`` the code writes (kind=, student=, version=, channel= ...) gets its label, the
+    codes some keys take (a visit's kind, a sign-in's channel, a role) and a review's outcome
+    their words. What the catalogue does not know is shown as stored: nothing is hidden."""
+    if row.action == "policy_change":
+        return _PARAM.sub(lambda m: policy_form.label(m.group(1)) + "：", row.detail)
+    text = re.sub(r" {2,}", " ", _DETAIL_PAIR.sub(_pair, row.detail)).strip()
+    if row.action == "review":  # "approved version=2 reason=…" (services/review.py)
+        outcome, _, rest = text.partition(" ")
+        text = " ".join(filter(None, (_known(f"review.{outcome}", outcome), rest)))
+    return text
+
+
+# A key as the code writes it, a lower-case word and "=" at the start or after a space, with
+# the first word of its value.
+_DETAIL_PAIR = re.compile(r"(?:(?<=\s)|^)([a-z_]+)=(\S*)")
+# Keys whose value may be a code, with the catalogue prefix that words it.
+_CODED = {"kind": "kind.", "role": "role.", "channel": "audit.code.", "reason": "audit.code."}
+
+
+def _pair(m: re.Match[str]) -> str:
+    key, value = m.group(1), m.group(2)
+    if not value:
+        return ""  # "school=" of a home visit: nothing to say
+    label = _known(f"audit.detail.{key}", f"{key}=")
+    prefix = _CODED.get(key)
+    return label + (_known(prefix + value, value) if prefix else value)
+
+
+def _known(key: str, fallback: str) -> str:
+    text = t(key)
+    return fallback if text == key else text
 
 
 def action_label(code: str) -> str:

@@ -1,7 +1,8 @@
 """The coordinator's visit desk in a real browser (Debian chromium + Playwright): sign in, find
 three flagged visits in the log, select the page and bulk-approve them, and see the teacher's
 phone pull the decisions; open a visit whose flags are explained with their numbers and one
-whose change history holds two versions. Screenshots go to test-artifacts/."""
+whose change history holds two versions; find each read and decision in the audit log.
+Screenshots go to test-artifacts/."""
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -131,12 +132,22 @@ def test_bulk_approve_reaches_the_phone_and_the_visit_page_explains_itself(
         page.locator("table.history").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "05-visit-history.png"), full_page=True)
 
+        # The audit log holds each of the coordinator's reads and decisions, row by visit.
+        page.goto(f"{sync_server.url}/audit?person={coordinator}")
+        for record, action in [(far, "查看"), (edited, "查看")] + [(r, "审核") for r in batch]:
+            rows = page.locator(f'table.audit tr:has(a[href="/visits/{record["id"]}"])')
+            assert any(action in row for row in rows.all_inner_texts()), (record["id"], action)
+        table = page.inner_text("table.audit")  # the details in words, not the code's keys
+        assert "类型：送教上门" in table and "已通过 版本：1 理由：【核实无误】已电话核实" in table
+        assert "kind=" not in table and "channel=" not in table
+        page.screenshot(path=str(artifacts / "06-audit-of-the-desk.png"), full_page=True)
+
         # A 5,000-character filter: refused in Chinese, the filter bar keeps its width.
         answer = page.goto(f"{sync_server.url}/visits?teacher={'长' * 5000}&q={'x' * 5000}")
         assert answer is not None and answer.status == 400
         assert page.locator("text=筛选条件过长").count() == 2
         bar = page.locator("form.visit-filters").bounding_box()
         assert bar is not None and bar["width"] <= 1400
-        page.screenshot(path=str(artifacts / "06-long-filter-refused.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "07-long-filter-refused.png"), full_page=True)
     finally:
         context.close()

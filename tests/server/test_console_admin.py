@@ -317,6 +317,11 @@ def test_the_desks_actions_are_in_the_audit_page_and_its_csv(
     kinds = {(r[3], r[4]) for r in rows[1:]}
     assert {("审核", "访问记录"), ("导出", "补助 XLSX"), ("撤销设备", "设备")} <= kinds
     assert ("查看", "审计日志") in kinds  # reading the log is itself in the log
+    # Details in words: the review's outcome and version, the login's channel.
+    details = [r[-1] for r in rows[1:]]
+    assert any(d.startswith("已通过 版本：1") for d in details), details
+    assert "渠道：控制台 会话：" in " ".join(details)
+    assert not any("=" in d for d in details), details
     reads = [a for a in _audit(factory, world.coordinator) if a.entity == "audit_log"]
     assert {a.action for a in reads} == {"view", "export"}
 
