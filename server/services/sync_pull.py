@@ -52,23 +52,29 @@ def pull(
     """Up to ``limit`` changes after ``cursor``; ``has_more`` when another call would find more.
     With ``calendar`` (the city's calendar and its tag), the page carries it too.
 
-    One statement first finds, per table, the lowest visible change after the cursor: most
-    pulls of a phone that is caught up find none, and end there. Each table with one
-    contributes its ``limit + 1`` lowest-sequence rows; the merged ``limit`` lowest are exact,
-    since a row missing from the merge would have at least ``limit + 1`` rows before it.
+    One statement first reads the change counter and finds, per table, the lowest visible
+    change after the cursor: most pulls of a phone that is caught up find none, and end there.
+    The rows are then read up to that counter only. Every change numbered up to it was
+    committed when it was read (numbers are taken under its lock, server/db.py), so the later
+    statements, each with a snapshot of its own on PostgreSQL and on SQLite outside a write,
+    see all of them; a change committed meanwhile, numbered above it, waits for the next pull
+    instead of moving the cursor past one numbered below it that a table read earlier missed.
+    Each table with a change contributes its ``limit + 1`` lowest-sequence rows; the merged
+    ``limit`` lowest are exact, since a row missing from the merge would have at least
+    ``limit + 1`` rows before it.
 
     The page is typed by entity and validated once, here (the route sends its JSON as is).
     """
     after = parse_cursor(cursor)
     sources = _sources(scope)
-    firsts = session.execute(
-        sa.select(*(_first_after(model, visible, after) for _, model, visible in sources))
+    ceiling, *firsts = session.execute(
+        sa.select(_COMMITTED, *(_first_after(m, visible, after) for _, m, visible in sources))
     ).one()
     streams = []
     for (entity, model, visible), first in zip(sources, firsts, strict=True):
         if first is None:
             continue
-        rows = _rows_after(session, model, visible, after=after, limit=limit + 1)
+        rows = _rows_after(session, model, visible, after=after, upto=ceiling, limit=limit + 1)
         streams.append([(row.seq, entity, row) for row in rows])
     merged = list(heapq.merge(*streams, key=lambda item: item[0]))
     taken = merged[:limit]
@@ -108,6 +114,11 @@ def _sources(scope: Scope) -> list[tuple[str, type[SyncedTable], ColumnElement[b
     ]
 
 
+# The change counter's committed value (server/db.py last_change), as a scalar subquery.
+_COUNTER = sa.table("seq_counter", sa.column("name"), sa.column("value"))
+_COMMITTED = sa.select(_COUNTER.c.value).where(_COUNTER.c.name == "change").scalar_subquery()
+
+
 def _first_after(
     model: type[SyncedTable], visible: ColumnElement[bool], after: int
 ) -> ScalarSelect[Any]:
@@ -131,12 +142,19 @@ def calendar_record(calendar: TermCalendar, tag: str) -> CalendarRecord:
 
 
 def _rows_after(
-    session: Session, model: type[_Table], visible: ColumnElement[bool], *, after: int, limit: int
+    session: Session,
+    model: type[_Table],
+    visible: ColumnElement[bool],
+    *,
+    after: int,
+    upto: int,
+    limit: int,
 ) -> Sequence[_Table]:
     # A function of its own so the row type follows ``model``: select() given the union of the
     # table classes would type its rows as their base, SQLModel, which has no ``seq``.
     seq = col(model.seq)
-    return session.exec(select(model).where(seq > after, visible).order_by(seq).limit(limit)).all()
+    query = select(model).where(seq > after, seq <= upto, visible)
+    return session.exec(query.order_by(seq).limit(limit)).all()
 
 
 def _change(entity: str, row: Any, scope: Scope) -> dict[str, Any]:

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from server.models import SyncOp, User, Visit, utcnow
+from server.db import next_seq
+from server.models import Student, SyncOp, User, Visit, utcnow
 from server.scope import Scope
-from server.services import sync_push
+from server.services import sync_pull, sync_push
 from tests.conftest import World
 from tests.factories import Factory, home_visit, upsert
 from tests.live import Client, LiveServer, free_port
@@ -202,3 +203,48 @@ def test_a_neighbour_stored_while_a_push_was_judged_moves_its_flags(
         for vid in (earlier["id"], later["id"]):
             visit = s.get(Visit, vid)
             assert visit is not None and "same_day_duplicate" in visit.flags
+
+
+def test_a_pull_never_skips_a_change_committed_between_its_statements(
+    world: World, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pull reads its tables in several statements, each with a snapshot of its own. Changes
+    committed between them, the child numbered below the visit, must not let the cursor pass
+    the child's change: the cursor is capped at the counter read in the first statement."""
+    with factory.session() as s:
+        user = s.exec(select(User).where(User.username == world.teacher)).one()
+    scope = Scope.of(user)
+
+    def pull(cursor: str | None) -> tuple[list[Any], str]:
+        with factory.session() as s:
+            page = sync_pull.pull(s, scope=scope, cursor=cursor, limit=500)
+        return page.changes, page.cursor
+
+    _, cursor = pull(None)
+    record = home_visit(world.student)
+    (pushed,) = world.t.push(upsert(record))
+    assert pushed["status"] == "applied"
+
+    real_rows_after = sync_pull._rows_after
+
+    def meanwhile(*args: Any, **kw: Any) -> Any:
+        # After the first statement, before the rows: a writer numbers the child's change n and
+        # moves the visit to n + 1 (as a review does), and commits.
+        with factory.session() as s:
+            n = next_seq(s, 2)
+            student = s.get(Student, world.student)
+            visit = s.get(Visit, record["id"])
+            assert student is not None and visit is not None
+            student.name, student.version, student.seq = "王喆", student.version + 1, n
+            visit.seq = n + 1
+            s.commit()
+        monkeypatch.setattr(sync_pull, "_rows_after", real_rows_after)
+        return real_rows_after(*args, **kw)
+
+    monkeypatch.setattr(sync_pull, "_rows_after", meanwhile)
+    first, cursor = pull(cursor)
+    second, _ = pull(cursor)
+    seen = {(c.entity, c.id): c for c in first + second}
+    child = seen.get(("student", world.student))
+    assert child is not None and child.record is not None and child.record.name == "王喆"
+    assert ("visit", record["id"]) in seen
