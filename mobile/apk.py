@@ -82,6 +82,7 @@ def _ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
         root / "assets" / fonts.SUBSET,
         (root / "assets" / fonts.FULL).with_suffix(".build"),
         root / "mobile" / "fontbuild.py",
+        root / "mobile" / "webclient.py",
     }
     byte_code = shutil.ignore_patterns("__pycache__", "*.pyc")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import flet as ft
 
+from mobile import webclient
 from mobile.core.device_stores import (
     DEVICE_ID_KEY,
     DeviceStores,
@@ -147,6 +148,11 @@ def serve(*, server: str, port: int, host: str = "127.0.0.1") -> int:
         print(note, flush=True)
     if fonts.asset(ASSETS) != fonts.FULL:
         print(t("fonts.subset_only", hint=t("fonts.hint")), flush=True)
+    if "FLET_WEB_PATH" not in os.environ:
+        try:  # the boot screen in Chinese (mobile/webclient.py)
+            os.environ["FLET_WEB_PATH"] = str(webclient.ensure())
+        except (OSError, ValueError):  # a flet-web whose strings moved: its own client
+            logging.getLogger("songjiao.app").exception("web client not patched")
     ft.run(
         main,
         view=ft.AppView.WEB_BROWSER,

@@ -664,6 +664,12 @@ ZH_CN: dict[str, str] = {
     "ui.visit.rule_shared_each": "同行 {party} 人，每人各得全额",
     "ui.visit.rule_cap": "每月上限 {cap}：本月合计超出的部分不补贴",
     "ui.loading": "正在打开送教通…",
+    # Flet's own boot screen in the web app (mobile/webclient.py): shown while the page
+    # connects and whenever the connection drops; {message} and {details} are Flet's.
+    "ui.boot.connecting": "正在连接送教通…",
+    "ui.boot.preparing": "正在准备送教通…",  # the APK's first start (pyproject.toml)
+    "ui.boot.error": "送教通出错了：{message}",
+    "ui.boot.error_details": "送教通出错了：{message}\n\n{details}",
     # --- coordinator's desk: roster, assignments, users (issue 10, branch desk-roster;
     # server/console/roster.py, assignments.py, users.py, server/services/roster_uploads.py,
     # students.py, staff.py, assignments.py) ---

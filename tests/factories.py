@@ -6,7 +6,7 @@ Every call makes fresh ids, so tests sharing one server never see each other's r
 import itertools
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -15,6 +15,7 @@ from server.db import make_engine
 from server.models import User
 from server.security import hash_password
 from server.services import registry
+from shared.terms import SHANGHAI
 from tests.live import Client, LiveServer
 
 PASSWORD = "correct horse 送教"
@@ -118,6 +119,14 @@ class Factory:
         assert response.status_code == 200, response.text
         client.token = response.json()["token"]
         return client
+
+
+def local_day_at(days_ago: int, hour: int) -> datetime:
+    """``hour`` o'clock, Beijing time, ``days_ago`` days before today, in UTC: for tests whose
+    visits must fall on one local day whatever time the suite runs (21:00 plus three hours is
+    tomorrow)."""
+    day = datetime.now(SHANGHAI).date() - timedelta(days=days_ago)
+    return datetime.combine(day, time(hour), SHANGHAI).astimezone(UTC)
 
 
 def home_visit(

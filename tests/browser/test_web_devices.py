@@ -183,7 +183,7 @@ def test_two_browsers_two_users_one_web_app_at_the_same_time(
         app.kill()
         app.start()
         i_phone.reload()
-        i_phone.see(itinerant.subject)
+        i_phone.see(itinerant.subject, timeout=SIGN_IN_MS)  # a cold start under the suite's load
         i_phone.see("全部记录已同步")
         assert not i_phone.sees("登录已失效")
         i_phone.shot("itinerant-after-restart")

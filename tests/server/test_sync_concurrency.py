@@ -20,7 +20,7 @@ from server.models import Student, SyncOp, User, Visit, utcnow
 from server.scope import Scope
 from server.services import sync_pull, sync_push
 from tests.conftest import World
-from tests.factories import Factory, home_visit, upsert
+from tests.factories import Factory, home_visit, local_day_at, upsert
 from tests.live import Client, LiveServer, free_port
 
 PUSHERS = 4
@@ -192,7 +192,7 @@ def test_an_op_applied_while_its_retry_was_judged_is_a_duplicate(
 def test_a_neighbour_stored_while_a_push_was_judged_moves_its_flags(
     world: World, factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=4)
+    start = local_day_at(days_ago=4, hour=9)
     earlier = home_visit(world.student, start=start)
     later = home_visit(world.student, start=start + timedelta(hours=3))  # the same child's day
     interleave = _Interleave(lambda: world.t.push(upsert(earlier)))

@@ -11,7 +11,7 @@ from sqlmodel import select
 from server.models import SyncOp, VisitTally
 from shared.protocol import tap_instant
 from tests.conftest import World
-from tests.factories import Factory, delete, home_visit, itinerant_visit, upsert
+from tests.factories import Factory, delete, home_visit, itinerant_visit, local_day_at, upsert
 from tests.live import LiveServer
 
 
@@ -119,7 +119,7 @@ def test_wrong_clock_is_kept_and_flagged(world: World) -> None:
 
 
 def test_overlap_flags_both_visits_whatever_the_order(world: World) -> None:
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    start = local_day_at(days_ago=1, hour=9)
     a = home_visit(world.student, start=start)
     b = home_visit(world.student, start=start + timedelta(minutes=30))
     world.t.push(upsert(a))
