@@ -59,6 +59,14 @@ def day(value: date) -> str:
     return f"{value.month}月{value.day}日"
 
 
+def iso_day(value: object) -> date | None:
+    """A record's ISO day (2026-12-17) as a date; None when absent or not a day."""
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def long_day(value: date) -> str:
     """2026年12月15日"""
     return t("ui.date.long", year=value.year, month=value.month, day=value.day)

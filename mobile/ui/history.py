@@ -117,7 +117,7 @@ class HistoryScreen(BaseScreen):
         async def open_record() -> None:
             await self.app.go(f"/record/{visit.id}")
 
-        return w.card(*rows, on_click=open_record, tooltip=f"{title} {status}")
+        return w.card(*rows, on_click=open_record)
 
     async def _prev(self) -> None:
         year, month = divmod(self.month, 100)
@@ -299,7 +299,8 @@ def _describe(store: Store, record: dict[str, Any] | None) -> list[ft.Control]:
         recs = rec.get("recommendations")
         if isinstance(recs, list):
             for n, item in enumerate(recs, start=1):
-                due = f"（{item.get('due_date')}）" if item.get("due_date") else ""
+                day = fmt.iso_day(item.get("due_date"))
+                due = f"（{t('ui.visit.due_date_shown', date=fmt.long_day(day))}）" if day else ""
                 rows.append(w.text(f"{t('ui.visit.recommendation', n=n)}：{item.get('text')}{due}"))
         elif recs:
             line("mobile.field.recommendations", recs)

@@ -21,7 +21,7 @@ class SyncBadge:
 
     def refresh(self) -> None:
         waiting = self.app.state.pending().total
-        self.control.tooltip = t("ui.sync.button", count=waiting)
+        self.control.tooltip = w.icon_tip(t("ui.sync.button", count=waiting))
         self.control.badge = ft.Badge(label=str(waiting)) if waiting else None
         self.control.disabled = self.app.runner.status.running
         self.control.icon = ft.Icons.SYNC_PROBLEM if self.app.state.needs_sign_in else ft.Icons.SYNC

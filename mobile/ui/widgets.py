@@ -126,8 +126,19 @@ def text_button(label: str, on_click: Action | None, *, tooltip: str | None = No
     )
 
 
+def icon_tip(message: str) -> ft.Tooltip:
+    """An icon's name: read by screen readers at once, shown on a long press (touch) or after
+    the pointer rests on it a while, below it, so that moving across the app bar with a mouse
+    does not cover the screen with labels."""
+    return ft.Tooltip(
+        message=message, wait_duration=ft.Duration(milliseconds=900), prefer_below=True
+    )
+
+
 def icon_button(icon: Any, tooltip: str, on_click: Action | None, **kw: Any) -> ft.IconButton:
-    return ft.IconButton(icon=icon, tooltip=tooltip, on_click=on_click, icon_size=28, **kw)
+    return ft.IconButton(
+        icon=icon, tooltip=icon_tip(tooltip), on_click=on_click, icon_size=28, **kw
+    )
 
 
 def field(
@@ -168,15 +179,11 @@ def chip(
     )
 
 
-def card(
-    *controls: ft.Control, on_click: Action | None = None, tooltip: str | None = None
-) -> ft.Card:
+def card(*controls: ft.Control, on_click: Action | None = None) -> ft.Card:
+    """A card's texts are its name (Flutter merges them): no tooltip repeating them."""
     return ft.Card(
         content=ft.Container(
-            content=ft.Column(list(controls), spacing=6),
-            padding=14,
-            on_click=on_click,
-            tooltip=tooltip,
+            content=ft.Column(list(controls), spacing=6), padding=14, on_click=on_click
         ),
     )
 

@@ -418,7 +418,23 @@ def label_of(node: Node) -> str | None:
             return value["value"]
     if node.get("_c") == "Text" and isinstance(node.get("value"), str):
         return node["value"]
+    if node.get("_c") == "Container" and node.get("on_click"):
+        # A tappable card: Flutter merges the texts inside into its name (the browser tests
+        # find cards so), one line each.
+        merged = "\n".join(_texts_in(node.get("content")))
+        return merged or None
     return None
+
+
+def _texts_in(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [text for item in value for text in _texts_in(item)]
+    if not isinstance(value, dict):
+        return []
+    if value.get("_c") == "Text":
+        name = value.get("semantics_label") or value.get("value")
+        return [name] if isinstance(name, str) and name else []
+    return [text for key, item in value.items() if key != "_c" for text in _texts_in(item)]
 
 
 def _day(value: Any) -> date | None:
