@@ -86,20 +86,6 @@ def check_in_flags(
     return flags
 
 
-def time_corrected(recorded: datetime, tapped: datetime | None) -> bool:
-    """A visit time (``started_at`` / ``ended_at``) differs from the device's instant at the tap
-    that took it (``check_in.at`` / ``check_out.at``; None: not known). Compared to the minute:
-    the form shows and takes times to the minute, so a time typed again unchanged is no
-    correction."""
-    if tapped is None:
-        return False
-    return _minute(recorded) != _minute(tapped)
-
-
-def _minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
 def pair_flags(visit: VisitFacts, neighbours: Iterable[VisitFacts]) -> set[str]:
     """The ``PAIR_FLAGS`` of ``visit`` among ``neighbours``; no policy decides these."""
     flags: set[str] = set()

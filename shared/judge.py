@@ -4,7 +4,8 @@ counted and paid. Both call these functions and re-implement none of them.
 Where each rule lives (this module gathers them; the rules themselves are small and named):
 
 - duration, to the whole minute, and "long enough": ``shared.visit_time`` (``duration_minutes``,
-  ``too_short``); times edited away from the tap: ``shared.visit_time.time_edits``;
+  ``too_short``); times corrected away from the tap: ``shared.visit_time.time_corrections``,
+  and beyond the tolerance (the flag) ``time_edits``;
 - evidence flags: ``shared.evidence`` (``own_flags``, ``pair_flags``, ``check_in_flags``);
 - whether a visit counts at all, and toward the service standard: here (``in_counts``,
   ``counts_for_service``);
@@ -27,7 +28,14 @@ from shared.policy import PolicyParams, PolicyVersion, policy_in_force
 from shared.protocol import tap_instant
 from shared.terms import Term, local_date, month_bounds
 from shared.travel import LatLon, SubsidyTerms, distance_m, round_trip_m, subsidy_terms
-from shared.visit_time import TimeEdit, duration_minutes, time_edits, too_short
+from shared.visit_time import (
+    TimeEdit,
+    beyond_tolerance,
+    duration_minutes,
+    time_corrections,
+    time_edits,
+    too_short,
+)
 
 # -- counting --------------------------------------------------------------------------------
 
@@ -228,5 +236,7 @@ __all__ = [
     "record_facts",
     "report_day",
     "time_edits",
+    "time_corrections",
+    "beyond_tolerance",
     "visit_trip",
 ]

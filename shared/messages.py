@@ -188,6 +188,7 @@ ZH_CN: dict[str, str] = {
     "console.time_edit.check_out": "签退时间被修改：设备记录 {tapped}，填写 {recorded}（{shift}）",
     "console.time_edit.earlier": "提前 {minutes} 分钟",
     "console.time_edit.later": "推后 {minutes} 分钟",
+    "console.time_edit.within": "；在允许的 {tolerance} 分钟误差内，不作标记",
     "mobile.warn.time_edited": "{which}时间与点击时的 {tapped} 相差 {minutes} 分钟，"
     "记录会被标记为“时间被修改”",
     "mobile.warn.which.check_in": "签到",

@@ -42,6 +42,44 @@ class TimeEdit:
     earlier: bool  # the recorded time is before the tap
 
 
+def time_corrected(recorded: datetime, tapped: datetime | None) -> bool:
+    """A visit time (``started_at`` / ``ended_at``) differs from the device's instant at the tap
+    that took it (``check_in.at`` / ``check_out.at``; None: not known). Compared to the minute:
+    the form shows and takes times to the minute, so a time typed again unchanged is no
+    correction. The phone marks such a time 已修改 and the console shows it (a fact); only a
+    correction beyond the policy's tolerance is the ``time_edited`` flag (``time_edits``)."""
+    if tapped is None:
+        return False
+    return _minute(recorded) != _minute(tapped)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def time_corrections(
+    started_at: datetime,
+    ended_at: datetime,
+    check_in_at: datetime | None,
+    check_out_at: datetime | None,
+) -> list[TimeEdit]:
+    """Each visit time corrected away from its tap (``time_corrected``). A tap instant not
+    recorded (older phones, contract clients) is no correction."""
+    out: list[TimeEdit] = []
+    pairs = (("check_in", check_in_at, started_at), ("check_out", check_out_at, ended_at))
+    for which, tapped, recorded in pairs:
+        if tapped is None or not time_corrected(recorded, tapped):
+            continue
+        early = recorded < tapped
+        gap = duration_minutes(recorded, tapped) if early else duration_minutes(tapped, recorded)
+        out.append(TimeEdit(which, tapped, recorded, gap, early))  # type: ignore[arg-type]
+    return out
+
+
+def beyond_tolerance(edit: TimeEdit, policy: PolicyParams) -> bool:
+    return abs(edit.recorded - edit.tapped) > timedelta(minutes=policy.time_edit_tolerance_minutes)
+
+
 def time_edits(
     started_at: datetime,
     ended_at: datetime,
@@ -49,16 +87,6 @@ def time_edits(
     check_out_at: datetime | None,
     policy: PolicyParams,
 ) -> list[TimeEdit]:
-    """The times that differ from their tap by more than the policy's tolerance: the
-    ``time_edited`` flag. A tap instant not recorded (older phones, contract clients) is no
-    edit."""
-    out: list[TimeEdit] = []
-    tolerance = timedelta(minutes=policy.time_edit_tolerance_minutes)
-    pairs = (("check_in", check_in_at, started_at), ("check_out", check_out_at, ended_at))
-    for which, tapped, recorded in pairs:
-        if tapped is None or abs(recorded - tapped) <= tolerance:
-            continue
-        early = recorded < tapped
-        gap = duration_minutes(recorded, tapped) if early else duration_minutes(tapped, recorded)
-        out.append(TimeEdit(which, tapped, recorded, gap, early))  # type: ignore[arg-type]
-    return out
+    """The corrections beyond the policy's tolerance: the ``time_edited`` flag."""
+    corrections = time_corrections(started_at, ended_at, check_in_at, check_out_at)
+    return [edit for edit in corrections if beyond_tolerance(edit, policy)]

@@ -21,14 +21,20 @@ from mobile.core.judged import registered_place
 from mobile.core.models import LocalVisit
 from shared.consent import photographed_children, without_photo_consent
 from shared.domain import EvidenceFlag, VisitKind
-from shared.evidence import own_flags, time_corrected
+from shared.evidence import own_flags
 from shared.judge import check_in_distance_m, record_facts
 from shared.messages import ZH_CN, describe_validation_errors, t
 from shared.policy import DEFAULT_POLICY, PolicyParams
 from shared.protocol import Tap, VisitRecord, tap_instant
 from shared.terms import SHANGHAI, local_date, time_in_window
 from shared.travel import LatLon
-from shared.visit_time import TimeEdit, duration_minutes, minimum_minutes, time_edits
+from shared.visit_time import (
+    TimeEdit,
+    duration_minutes,
+    minimum_minutes,
+    time_corrected,
+    time_edits,
+)
 
 # Fields a teacher types into, by kind (the check tells which are required).
 TEXT_FIELDS = {
@@ -157,7 +163,7 @@ class FormCheck:
 
 def corrected_tap(value: str | None, tapped: str | None) -> str | None:
     """``tapped`` (the instant of the tap, ISO) if the visit time ``value`` was corrected away
-    from it (``shared.evidence.time_corrected``), else None."""
+    from it (``shared.visit_time.time_corrected``), else None."""
     if not (value and tapped):
         return None
     return tapped if time_corrected(_time(value), _time(tapped)) else None

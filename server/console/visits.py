@@ -23,6 +23,7 @@ from server.settings import get_settings
 from shared import judge
 from shared.domain import Role
 from shared.messages import t
+from shared.policy import PolicyParams
 from shared.terms import SHANGHAI
 from shared.visit_time import TimeEdit
 
@@ -215,24 +216,29 @@ def _offset(position: dict[str, Any] | None, place: tuple[float, float] | None) 
 
 
 def _time_edit_lines(session: Session, visit: Visit) -> list[str]:
-    """What the ``time_edited`` flag is about, in words: each time typed away from the tap."""
+    """Each time typed away from its tap, in words: what the phone marks 已修改, and what the
+    ``time_edited`` flag is about when beyond the policy's tolerance."""
     f = facts(visit)
     policy = judge.policy_on(load_versions(session), visit.district_code, f.started_at)
-    edits = judge.time_edits(f.started_at, f.ended_at, f.check_in_at, f.check_out_at, policy)
-    return [time_edit_text(edit) for edit in edits]
+    edits = judge.time_corrections(f.started_at, f.ended_at, f.check_in_at, f.check_out_at)
+    return [time_edit_text(edit, policy) for edit in edits]
 
 
-def time_edit_text(edit: TimeEdit) -> str:
-    """签到时间被修改：设备记录 06:06，填写 04:30（提前 96 分钟）"""
+def time_edit_text(edit: TimeEdit, policy: PolicyParams) -> str:
+    """签到时间被修改：设备记录 06:06，填写 04:30（提前 96 分钟）, and for a correction within
+    the tolerance, that it is not flagged."""
     tapped, recorded = edit.tapped.astimezone(SHANGHAI), edit.recorded.astimezone(SHANGHAI)
     fmt = "%H:%M" if tapped.date() == recorded.date() else "%m-%d %H:%M"
     shift = t(f"console.time_edit.{'earlier' if edit.earlier else 'later'}", minutes=edit.minutes)
-    return t(
+    line = t(
         f"console.time_edit.{edit.which}",
         tapped=tapped.strftime(fmt),
         recorded=recorded.strftime(fmt),
         shift=shift,
     )
+    if judge.beyond_tolerance(edit, policy):
+        return line
+    return line + t("console.time_edit.within", tolerance=policy.time_edit_tolerance_minutes)
 
 
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)

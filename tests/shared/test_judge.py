@@ -18,7 +18,7 @@ from shared.terms import (
     parse_calendar,
     parse_term,
 )
-from shared.visit_time import duration_minutes, time_edits, too_short
+from shared.visit_time import duration_minutes, time_corrections, time_edits, too_short
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2025, 10, 9, 4, 30, tzinfo=CST)
@@ -84,6 +84,23 @@ def test_a_time_typed_away_from_its_tap_beyond_the_tolerance_is_flagged() -> Non
     (edit,) = time_edits(later.started_at, later.ended_at, None, later.check_out_at, policy)
     assert (edit.which, edit.minutes, edit.earlier) == ("check_out", 10, False)
     assert "time_edited" not in own_flags(_facts(3600), None, policy, START)  # no tap: no flag
+
+
+def test_every_correction_is_one_the_flag_counts_only_those_beyond_the_tolerance() -> None:
+    """One notion of "corrected" (to the minute: 已修改 on the phone, a line in the console) and
+    the flag its subset beyond the tolerance."""
+    policy = PolicyParams(time_edit_tolerance_minutes=5)
+    start, end = START, START + timedelta(hours=1)
+    same_minute = START + timedelta(seconds=40)  # typed again unchanged: no correction at all
+    assert time_corrections(start, end, same_minute, None) == []
+    three = START + timedelta(minutes=3)
+    (small,) = time_corrections(start, end, three, None)
+    assert (small.which, small.minutes, small.earlier) == ("check_in", 3, True)
+    assert not judge.beyond_tolerance(small, policy)
+    assert time_edits(start, end, three, None, policy) == []
+    nine = end + timedelta(minutes=9)
+    assert [e.which for e in time_corrections(start, end, three, nine)] == ["check_in", "check_out"]
+    assert [e.which for e in time_edits(start, end, three, nine, policy)] == ["check_out"]
 
 
 def test_a_month_is_settled_by_the_policy_in_force_on_its_last_day() -> None:
