@@ -87,6 +87,7 @@ ZH_CN: dict[str, str] = {
     "roster.unknown_user": "用户 {value} 不存在（请先导入教职工名册）",
     "roster.school_other_district": "学校 {school} 不属于区县 {district}",
     "roster.other_district": "只能导入本区县（{district}）的数据",
+    "roster.not_upload_district": "本次上传限于所选区县（{district}），此行属于 {value}",
     "roster.admin_only": "只有管理员可以导入或修改管理员账号",
     "roster.assign_one_target": "学生编号和学校编号须填且只填一个",
     "roster.assign_teacher": "送教教师只能分配学生（填学生编号）",
@@ -675,6 +676,14 @@ ZH_CN: dict[str, str] = {
     "roster_desk.imported": "已导入 {filename}（{kind}）：新增 {added}，更新 {updated}，"
     "未变 {unchanged}，移除 {removed}，拒绝 {rejected}",
     "roster_desk.cancelled": "已取消，名册未做任何改动",
+    "roster_desk.upload_district": "导入到",
+    "roster_desk.whole_city": "全市（按文件中每行的区县代码）",
+    "roster_desk.all_districts": "全部区县",
+    "roster_desk.upload_district_help": "选定区县后，文件中属于其他区县的行将被拒绝，"
+    "区县代码留空的行归入所选区县；导入区县名册或跨区县的文件时选“全市”。",
+    "roster_desk.for_district": "导入到：{name}（{code}）。属于其他区县的行不导入，"
+    "区县代码留空的行归入该区县。",
+    "roster_desk.for_city": "导入到：全市，按文件中每行的区县代码。",
     "roster_desk.deactivated": "已停用学生 {name}（{id}）：不再计入统计，教师手机下次同步时移除",
     "roster_desk.reactivated": "已恢复学生 {name}（{id}）",
     "roster_desk.outcome.added": "新增",
