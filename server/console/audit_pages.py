@@ -37,8 +37,10 @@ CSV_LIMIT = 100_000  # rows in one export; narrow the filter for more
 TEXT_LIMIT = 64  # a username, a student id or a name: the columns' width
 # The actions the filter offers; others (a new page's) can still be asked for by code.
 ACTIONS = (
-    "view", "download", "export", "sync", "review", "import", "policy_change",
-    "subsidy_approve", "subsidy_revoke", "revoke", "sign_out_everywhere", "upload",
+    "view", "download", "export", "sync", "review", "import", "assign", "unassign",
+    "deactivate", "reactivate", "policy_change", "subsidy_approve", "subsidy_revoke",
+    "create_user", "reset_password", "disable_user", "enable_user", "revoke",
+    "sign_out_everywhere", "upload",
     "login", "login_failed", "login_refused", "lockout", "logout", "replaced",
     "password_change", "password_change_failed",
 )  # fmt: skip
