@@ -70,6 +70,7 @@ def _roster(
     if inactive:
         query = query.where(col(Student.active).is_(False))
     found = list(session.exec(query.order_by(col(Student.id)).limit(STUDENTS_SHOWN + 1)))
+    districts = lookup.districts_for(session, viewer)
     return render(
         request,
         "roster.html",
@@ -79,11 +80,14 @@ def _roster(
         q=q,
         inactive=inactive,
         students=found[:STUDENTS_SHOWN],
+        # Names beside the codes: a coordinator knows schools by name, not by id.
+        school_names=lookup.school_names(session, (s.school_id for s in found)),
+        district_names={d.code: d.name for d in districts},
         more=len(found) > STUDENTS_SHOWN,
         shown=STUDENTS_SHOWN,
         labels=LABELS,
         district=district if viewer.is_admin else None,
-        districts=lookup.districts_for(session, viewer) if viewer.is_admin else [],
+        districts=districts if viewer.is_admin else [],
     )
 
 

@@ -51,10 +51,13 @@ def _pull(client: Client, cursor: str | None = None) -> tuple[list[dict[str, Any
 
 
 class Desk:
-    """One signed-in browser page, and the screenshots it leaves, numbered in order."""
+    """One signed-in browser page, and the screenshots it leaves, numbered in the order of the
+    day (one count for every desk: the coordinator's and the admin's interleave)."""
+
+    shots = [0]
 
     def __init__(self, browser: Any, server: LiveServer, artifacts: Path, who: str) -> None:
-        self.server, self.artifacts, self.who, self.shots = server, artifacts, who, 0
+        self.server, self.artifacts, self.who = server, artifacts, who
         self.context = browser.new_context(
             viewport={"width": 1400, "height": 900}, locale="zh-CN", accept_downloads=True
         )
@@ -76,8 +79,8 @@ class Desk:
         return response.status
 
     def shot(self, name: str) -> None:
-        self.shots += 1
-        path = self.artifacts / f"{self.shots:02d}-{self.who}-{name}.png"
+        self.shots[0] += 1
+        path = self.artifacts / f"{self.shots[0]:02d}-{self.who}-{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
 
 
@@ -170,6 +173,7 @@ def test_a_coordinators_day_at_the_desk_end_to_end(
         page.click("form.filters button[type=submit]")
         listed = page.inner_text("table.grid")
         assert all(n in listed for n in names) and "汪子涵" not in listed
+        assert "淳安县特殊教育学校" in listed  # schools by name, not only by id
         desk.shot("roster-imported")
 
         # 3. One child assigned to the teacher: the phone's next pull brings it.
@@ -299,7 +303,7 @@ def test_a_coordinators_day_at_the_desk_end_to_end(
             return any(all(w in r for w in words) for r in log)
 
         assert has("导入名册", "学生名册", "学生名册.csv", "新增：3")
-        assert has("分配", f"{teacher}|{ids[1]}|")
+        assert has("分配", f"测试teacher {teacher} → {names[1]} {ids[1]}")
         for record in batch:
             review = page.locator(f'table.audit tr:has(a[href="/visits/{record["id"]}"])')
             assert any("审核" in r for r in review.all_inner_texts()), record["id"]
