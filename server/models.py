@@ -294,6 +294,9 @@ class RosterUpload(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     filename: str = Field(max_length=200)
     kind: str = Field(max_length=16)
+    # The one district the upload is for (an admin's pick, migration 0011_roster_upload_district);
+    # None: the city, each row's own district.
+    district_code: str | None = Field(default=None, max_length=6)
     data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     digest: str = Field(max_length=64)
     counts: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))

@@ -37,8 +37,10 @@ CSV_LIMIT = 100_000  # rows in one export; narrow the filter for more
 TEXT_LIMIT = 64  # a username, a student id or a name: the columns' width
 # The actions the filter offers; others (a new page's) can still be asked for by code.
 ACTIONS = (
-    "view", "download", "export", "sync", "review", "import", "policy_change",
-    "subsidy_approve", "subsidy_revoke", "revoke", "sign_out_everywhere", "upload",
+    "view", "download", "export", "sync", "review", "import", "assign", "unassign",
+    "deactivate", "reactivate", "policy_change", "subsidy_approve", "subsidy_revoke",
+    "create_user", "reset_password", "disable_user", "enable_user", "revoke",
+    "sign_out_everywhere", "upload",
     "login", "login_failed", "login_refused", "lockout", "logout", "replaced",
     "password_change", "password_change_failed",
 )  # fmt: skip
@@ -237,8 +239,15 @@ def audit_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Resp
         )
     )
     devices = _devices(session, rows)
-    names = lookup.user_names(session, (r.actor for r in rows))
-    children = lookup.student_names(session, (r.entity_id for r in rows if r.entity == "student"))
+    # An assignment's id is "username|student|school" (services/assignments.py): shown by name.
+    assigned = [r.entity_id.split("|") for r in rows if r.entity == "assignment"]
+    assigned = [a for a in assigned if len(a) == 3]
+    names = lookup.user_names(session, [*(r.actor for r in rows), *(a[0] for a in assigned)])
+    children = lookup.student_names(
+        session,
+        [*(r.entity_id for r in rows if r.entity == "student"), *(a[1] for a in assigned)],
+    )
+    schools = lookup.school_names(session, (a[2] for a in assigned))
     _record_read(session, viewer, f, "view", len(rows))
     return render(
         request,
@@ -249,6 +258,7 @@ def audit_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Resp
         devices=devices,
         names=names,
         children=children,
+        schools=schools,
         total=total,
         page=page,
         last=last,

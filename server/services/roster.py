@@ -143,17 +143,26 @@ def import_bytes(session: Session, data: bytes, *, scope: Scope, source: str = "
 
 
 def import_table(
-    session: Session, table: Table, *, scope: Scope, source: str, expect: str | None = None
+    session: Session,
+    table: Table,
+    *,
+    scope: Scope,
+    source: str,
+    expect: str | None = None,
+    district: str | None = None,
 ) -> ImportReport:
     """Write ``table``'s good rows, audit and commit: all of it or, on ``RosterFileError``,
     nothing. With ``expect`` (a dry run's digest), a file whose rows would now come out
-    otherwise than that is not written either (``roster_changed``)."""
+    otherwise than that is not written either (``roster_changed``). ``district``: the one
+    district the upload is for (an admin's pick; see ``RowContext``)."""
     try:
-        report = check_rows(session, table, scope=scope, seq=registry.SeqBlock(session))
+        report = check_rows(
+            session, table, scope=scope, seq=registry.SeqBlock(session), district=district
+        )
         if expect is not None and report.digest != expect:
             session.rollback()
             raise RosterFileError("roster_changed", status=409)
-        _audit(session, report, scope=scope, source=source)
+        _audit(session, report, scope=scope, source=source, district=district)
         session.commit()
     except DBAPIError as exc:
         # Rows are checked before they are written, so this is a race with another writer
@@ -164,7 +173,9 @@ def import_table(
     return report
 
 
-def dry_run(session: Session, table: Table, *, scope: Scope) -> ImportReport:
+def dry_run(
+    session: Session, table: Table, *, scope: Scope, district: str | None = None
+) -> ImportReport:
     """What importing ``table`` would do, each row's outcome included; writes nothing.
 
     The rows go through the same checks and registry calls as an import, in a session that
@@ -172,7 +183,9 @@ def dry_run(session: Session, table: Table, *, scope: Scope) -> ImportReport:
     """
     try:
         with session.no_autoflush:
-            return check_rows(session, table, scope=scope, seq=lambda: 0, keep_rows=True)
+            return check_rows(
+                session, table, scope=scope, seq=lambda: 0, keep_rows=True, district=district
+            )
     finally:
         session.rollback()
 
@@ -184,13 +197,14 @@ def check_rows(
     scope: Scope,
     seq: registry.Numbers,
     keep_rows: bool = False,
+    district: str | None = None,
 ) -> ImportReport:
     """Check every row of ``table`` and hand the good ones to the registry, in ``session``
     (not committed, not audited)."""
     report = ImportReport(kind=table.kind, notes=list(table.notes))
     report.rows = [] if keep_rows else None
     digest = hashlib.sha256()
-    context = RowContext(session, scope, seq=seq)
+    context = RowContext(session, scope, seq=seq, district=district)
     for kind, column in PRELOADS[table.kind]:
         context.preload(kind, (values.get(column, "") for _, values in table.rows))
     importer = IMPORTERS[table.kind]
@@ -226,14 +240,16 @@ def check_rows(
     return report
 
 
-def _audit(session: Session, report: ImportReport, *, scope: Scope, source: str) -> None:
+def _audit(
+    session: Session, report: ImportReport, *, scope: Scope, source: str, district: str | None
+) -> None:
     audit.record(
         session,
         actor=scope.username,
         action="import",
         entity=f"roster_{report.kind}",
         entity_id=Path(source).name or "upload",
-        district_code=scope.district_code,
+        district_code=district or scope.district_code,
         detail=f"added={report.added} updated={report.updated} unchanged={report.unchanged} "
         f"removed={report.removed} rejected={len(report.rejected)}",
     )

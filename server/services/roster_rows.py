@@ -3,7 +3,9 @@
 Each ``*_row`` function records its reasons in ``cells.errors`` and writes nothing when there is
 one; otherwise it returns the registry's outcome ("added", "updated", "unchanged", "removed").
 A coordinator's rows must belong to their district, both as written and as already stored (a
-row may not move another district's school, child or staff member into theirs).
+row may not move another district's school, child or staff member into theirs). An upload may
+be for one district (a coordinator's always is; an admin picks one or none): its rows are then
+held to that district the same way, and a row whose district cell is empty belongs to it.
 """
 
 from collections.abc import Callable, Iterable
@@ -36,10 +38,20 @@ class RowContext:
     Districts, schools and students once read are kept here (the session's identity map holds
     them only weakly, so it would read them again for every row); ``preload`` reads the rows a
     file names in a few queries. ``seq`` is where the file's change numbers come from.
+    ``district`` is the district the upload is for (an admin's pick); a coordinator's upload is
+    for their own district whatever is passed.
     """
 
-    def __init__(self, session: Session, scope: Scope, *, seq: registry.Numbers) -> None:
+    def __init__(
+        self,
+        session: Session,
+        scope: Scope,
+        *,
+        seq: registry.Numbers,
+        district: str | None = None,
+    ) -> None:
         self.session, self.scope, self.seq = session, scope, seq
+        self.only = district if scope.role == Role.ADMIN else scope.district_code
         self._by_name: dict[str, list[str]] = {}
         self._districts: dict[str, bool] = {}
         self._schools: dict[str, School | None] = {}
@@ -81,11 +93,17 @@ class RowContext:
         if code is not None and not self.scope.sees_district(code):
             cells.fail("roster.other_district", district=self.scope.district_code)
             return False
+        if code is not None and self.only is not None and code != self.only:
+            cells.fail("roster.not_upload_district", district=self.only, value=code or "—")
+            return False
         return True
 
     def district(self, cells: Cells) -> str | None:
-        """An existing district from its 6-digit code, or from its exact name."""
+        """An existing district from its 6-digit code, or from its exact name; an empty cell
+        is the upload's district when it has one."""
         value = cells.raw("district_code")
+        if not value and self.only is not None and self._district_exists(self.only):
+            return self.only
         if not value:
             cells.fail("roster.required", field=label("district_code"))
             return None
@@ -212,6 +230,9 @@ def _staff_row(ctx: RowContext, cells: Cells) -> str | None:
             cells.fail("roster.admin_only")
         elif existing is not None:
             ctx.in_scope(cells, existing.district_code or "")
+    elif existing is not None and ctx.only is not None:
+        # An admin's upload for one district does not move staff in from another (or the city).
+        ctx.in_scope(cells, existing.district_code or "")
     if cells.errors or role is None or district is None:
         return None
     return registry.upsert_staff(

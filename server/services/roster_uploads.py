@@ -28,21 +28,30 @@ OUTCOMES = ("added", "updated", "unchanged", "removed", "rejected")
 
 
 def stage(
-    session: Session, *, user: User, scope: Scope, data: bytes, filename: str
+    session: Session,
+    *,
+    user: User,
+    scope: Scope,
+    data: bytes,
+    filename: str,
+    district: str | None = None,
 ) -> RosterUpload:
-    """Check ``data`` as an import by ``scope`` would and keep it for confirmation.
+    """Check ``data`` as an import by ``scope`` for ``district`` (an admin's pick: the rows are
+    held to it; None: each row's own district) would, and keep it for confirmation, which
+    imports for the same district.
 
     Raises ``RosterFileError`` when the file as a whole is unusable (nothing is kept)."""
     assert user.id is not None
     user_id = user.id
     table = read_table(data, filename)
-    report = roster.dry_run(session, table, scope=scope)
+    report = roster.dry_run(session, table, scope=scope, district=district)
     _purge(session, user_id)
     upload = RosterUpload(
         id=secrets.token_hex(16),
         user_id=user_id,
         filename=(filename or "upload")[-200:],
         kind=table.kind,
+        district_code=district,
         data=data,
         digest=report.digest,
         counts={
@@ -111,7 +120,12 @@ def confirm(session: Session, upload: RosterUpload, *, scope: Scope) -> roster.I
     table = read_table(upload.data, upload.filename)
     _delete(session, upload.id)
     return roster.import_table(
-        session, table, scope=scope, source=upload.filename, expect=upload.digest
+        session,
+        table,
+        scope=scope,
+        source=upload.filename,
+        expect=upload.digest,
+        district=upload.district_code,
     )
 
 

@@ -1,9 +1,13 @@
 """The audit log's detail column in words (server/console/audit_pages.py ``detail_text``)."""
 
+import re
+from pathlib import Path
+
 import pytest
 
-from server.console.audit_pages import detail_text
+from server.console.audit_pages import action_label, detail_text, entity_label
 from server.models import AuditLog
+from server.services.roster_parse import KINDS
 
 
 def _shown(action: str, detail: str) -> str:
@@ -34,3 +38,28 @@ def test_details_read_in_chinese_and_nothing_is_hidden(
     action: str, stored: str, shown: str
 ) -> None:
     assert _shown(action, stored) == shown
+
+
+def _written(pattern: str) -> set[str]:
+    """The string codes the server's code writes as ``action=`` / ``entity=`` (and the
+    ``"a" if … else "b"`` pairs), read from its source so a new code cannot slip past."""
+    root = Path(__file__).resolve().parents[2] / "server"
+    codes: set[str] = set()
+    for path in root.rglob("*.py"):
+        for m in re.finditer(
+            pattern + r'="([a-z_]+)"(?: if [^\n]+? else "([a-z_]+)")?', path.read_text()
+        ):
+            codes.update(c for c in m.groups() if c)
+    return codes
+
+
+def test_every_action_and_object_the_server_writes_reads_in_chinese() -> None:
+    # argparse's action="store_true" and the warnings filter's action="error" are no audit
+    # rows; the account actions (services/staff.py) and constants are passed by position.
+    by_position = {"upload", "revoke", "create_user", "reset_password"}
+    by_position |= {"enable_user", "disable_user"}
+    actions = (_written(r"\baction") - {"store_true", "error"}) | by_position
+    entities = _written(r"\bentity") | {f"roster_{kind}" for kind in KINDS}
+    assert {"assign", "review", "import"} <= actions and "assignment" in entities
+    assert [a for a in sorted(actions) if action_label(a) == a] == []
+    assert [e for e in sorted(entities) if entity_label(e) == e] == []

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlmodel import col, func, select
 
-from server.models import AuditLog, RosterUpload, RosterUploadRow, Student
+from server.models import AuditLog, RosterUpload, RosterUploadRow, Student, User
 from server.services.roster_uploads import PAGE_SIZE
 from tests.conftest import World
 from tests.factories import Factory, uid
@@ -268,3 +268,73 @@ def test_a_file_over_the_body_limit_gets_a_page_in_chinese_and_nothing_staged(
     assert 'href="/dashboard"' in response.text
     with factory.session() as s:
         assert s.exec(select(func.count()).select_from(RosterUpload)).one() == before
+
+
+def test_an_admins_upload_is_for_the_district_picked_and_its_blank_cells_join_it(
+    server: LiveServer, world: World, factory: Factory
+) -> None:
+    other = factory.district("别的区")
+    other_school = factory.school(other, kind="special")
+    admin = Console(server)
+    assert admin.login(factory.user("admin", None)).status_code == 200
+    page = admin.get("/roster").text
+    assert 'id="upload-district"' in page and f'<option value="{world.district}"' in page
+    mine, blank, elsewhere = uid("PK"), uid("PB"), uid("PO")
+    lines = [
+        student_line(mine, world.district, world.special_school),
+        student_line(blank, "", world.special_school, name="李梓玥"),
+        student_line(elsewhere, other, other_school),
+    ]
+    data = roster_csv(lines)
+    staged = admin.post(
+        "/roster/preview", {"district": world.district}, files={"file": ("名册.csv", data)}
+    )
+    upload = staged_id(staged)
+    assert counts(staged.text)["added"] == 2 and counts(staged.text)["rejected"] == 1
+    assert "导入到：别的区" not in staged.text and f"（{world.district}）" in staged.text
+    rejected = admin.get(f"/roster/uploads/{upload}?outcome=rejected").text
+    assert f"本次上传限于所选区县（{world.district}），此行属于 {other}" in rejected
+    done = admin.post(f"/roster/uploads/{upload}/confirm", {"district": other})  # ignored
+    assert done.url.endswith(f"/roster?district={world.district}")
+    found = stored(factory, mine, blank, elsewhere)
+    assert {i: s.district_code for i, s in found.items()} == {
+        mine: world.district,
+        blank: world.district,
+    }
+    assert "李梓玥" in done.text  # the list shows the picked district's children
+    with factory.session() as s:
+        row = s.exec(
+            select(AuditLog)
+            .where(AuditLog.action == "import", AuditLog.entity == "roster_students")
+            .order_by(col(AuditLog.id).desc())
+        ).first()
+        assert row is not None and row.district_code == world.district
+
+    # The whole city: each row's own district, and a blank one is an error again.
+    city = admin.post("/roster/preview", {"district": ""}, files={"file": ("名册.csv", data)})
+    assert counts(city.text)["rejected"] == 1 and counts(city.text)["unchanged"] == 1
+    assert "导入到：全市" in city.text
+    rejected = admin.get(f"/roster/uploads/{staged_id(city)}?outcome=rejected").text
+    assert "区县代码不能为空" in rejected
+    assert admin.get("/roster?district=999999").status_code == 404
+
+
+def test_a_coordinator_cannot_pick_another_district_and_blank_cells_are_their_own(
+    coord: Console, world: World, factory: Factory
+) -> None:
+    other = factory.district("别的区")
+    assert coord.get("/roster").status_code == 200
+    assert 'id="upload-district"' not in coord.get("/roster").text
+    assert coord.get(f"/roster?district={other}").status_code == 404
+    blank = uid("CB")
+    data = roster_csv([student_line(blank, "", world.special_school)])
+    refused = coord.post("/roster/preview", {"district": other}, files={"file": ("a.csv", data)})
+    assert refused.status_code == 404
+    with factory.session() as s:
+        user = s.exec(select(User).where(User.username == world.coordinator)).one()
+        staged = select(func.count()).select_from(RosterUpload)
+        assert s.exec(staged.where(RosterUpload.user_id == user.id)).one() == 0
+    page = preview(coord, data)
+    assert counts(page.text)["added"] == 1
+    coord.post(f"/roster/uploads/{staged_id(page)}/confirm", {})
+    assert stored(factory, blank)[blank].district_code == world.district
