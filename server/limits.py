@@ -12,11 +12,17 @@ from shared.messages import t
 Scope = dict[str, Any]
 
 
-class BodyLimit:
-    """ASGI middleware: at most ``default`` bytes per body, ``photos`` under /api/v1/photos/."""
+# Roster files: a district's whole roll in one file. 100,000 children with addresses and
+# guardians' phones is 15-20 MB as CSV, more than any other request needs.
+ROSTER_PATHS = frozenset({"/roster/preview", "/api/v1/roster/import"})
 
-    def __init__(self, app: Any, *, default: int, photos: int) -> None:
-        self.app, self.default, self.photos = app, default, photos
+
+class BodyLimit:
+    """ASGI middleware: at most ``default`` bytes per body, ``photos`` under /api/v1/photos/,
+    ``roster`` for a roster file (``ROSTER_PATHS``)."""
+
+    def __init__(self, app: Any, *, default: int, photos: int, roster: int) -> None:
+        self.app, self.default, self.photos, self.roster = app, default, photos, roster
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -29,6 +35,8 @@ class BodyLimit:
             return
         is_photo = scope["path"].startswith("/api/v1/photos/")
         limit = self.photos if is_photo else self.default
+        if scope["path"] in ROSTER_PATHS:
+            limit = self.roster
         code = "photo_too_large" if is_photo else "body_too_large"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -81,7 +81,12 @@ def create_app() -> FastAPI:
         queue_seconds=settings.sync_queue_seconds,
         retry_after=settings.sync_retry_after,
     )
-    app.add_middleware(BodyLimit, default=settings.max_body_bytes, photos=settings.max_photo_bytes)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        photos=settings.max_photo_bytes,
+        roster=settings.max_roster_bytes,
+    )
     # Outermost, so that the answers the body limit gives itself carry the headers too.
     app.add_middleware(SecurityHeaders)
     return app

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     max_body_bytes: int = 8 * 1024 * 1024  # any request except photo uploads
     max_photo_bytes: int = 5 * 1024 * 1024
+    max_roster_bytes: int = 32 * 1024 * 1024  # a roster file (server/limits.py ROSTER_PATHS)
     max_photo_pixels: int = 40_000_000  # about 6300 x 6300; more is treated as a bomb
     pull_max_limit: int = 1000
     # A city calendar as JSON: {"2025-1": {"start": "...", "end": "...",

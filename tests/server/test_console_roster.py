@@ -256,15 +256,15 @@ def test_another_districts_student_cannot_be_deactivated(coord: Console, factory
 def test_a_file_over_the_body_limit_gets_a_page_in_chinese_and_nothing_staged(
     coord: Console, factory: Factory
 ) -> None:
-    # 9 MiB of rows: over the 8 MiB body limit, refused before the route reads it.
+    # 33 MiB of rows: over the roster file's 32 MiB limit, refused before the route reads it.
     line = student_line("S" + "9" * 17, "330106", "X1") + "\r\n"
-    data = roster_csv([]) + line.encode() * (9 * 1024 * 1024 // len(line))
+    data = roster_csv([]) + line.encode() * (33 * 1024 * 1024 // len(line))
     with factory.session() as s:
         before = s.exec(select(func.count()).select_from(RosterUpload)).one()
     response = preview(coord, data)
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("text/html")
-    assert "请求内容过大（上限 8 MB）" in response.text
+    assert "请求内容过大（上限 32 MB）" in response.text
     assert 'href="/dashboard"' in response.text
     with factory.session() as s:
         assert s.exec(select(func.count()).select_from(RosterUpload)).one() == before
