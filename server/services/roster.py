@@ -184,7 +184,13 @@ def dry_run(
     try:
         with session.no_autoflush:
             return check_rows(
-                session, table, scope=scope, seq=lambda: 0, keep_rows=True, district=district
+                session,
+                table,
+                scope=scope,
+                seq=lambda: 0,
+                keep_rows=True,
+                district=district,
+                dry=True,
             )
     finally:
         session.rollback()
@@ -198,13 +204,14 @@ def check_rows(
     seq: registry.Numbers,
     keep_rows: bool = False,
     district: str | None = None,
+    dry: bool = False,
 ) -> ImportReport:
     """Check every row of ``table`` and hand the good ones to the registry, in ``session``
-    (not committed, not audited)."""
+    (not committed, not audited); ``dry`` (a preview): the outcomes only (``RowContext``)."""
     report = ImportReport(kind=table.kind, notes=list(table.notes))
     report.rows = [] if keep_rows else None
     digest = hashlib.sha256()
-    context = RowContext(session, scope, seq=seq, district=district)
+    context = RowContext(session, scope, seq=seq, district=district, dry=dry)
     for kind, column in PRELOADS[table.kind]:
         context.preload(kind, (values.get(column, "") for _, values in table.rows))
     importer = IMPORTERS[table.kind]

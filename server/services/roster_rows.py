@@ -39,7 +39,8 @@ class RowContext:
     them only weakly, so it would read them again for every row); ``preload`` reads the rows a
     file names in a few queries. ``seq`` is where the file's change numbers come from.
     ``district`` is the district the upload is for (an admin's pick); a coordinator's upload is
-    for their own district whatever is passed.
+    for their own district whatever is passed. ``dry``: a preview, which needs each row's
+    outcome and never the rows themselves.
     """
 
     def __init__(
@@ -49,8 +50,9 @@ class RowContext:
         *,
         seq: registry.Numbers,
         district: str | None = None,
+        dry: bool = False,
     ) -> None:
-        self.session, self.scope, self.seq = session, scope, seq
+        self.session, self.scope, self.seq, self.dry = session, scope, seq, dry
         self.only = district if scope.role == Role.ADMIN else scope.district_code
         self._by_name: dict[str, list[str]] = {}
         self._districts: dict[str, bool] = {}
@@ -188,6 +190,10 @@ def _student_row(ctx: RowContext, cells: Cells) -> str | None:
         ctx.in_scope(cells, existing.district_code)
     if cells.errors:
         return None
+    if existing is None and ctx.dry:
+        # What save_student answers for a new child, without building the ORM row it would
+        # add: that was 70 % of a 100,000-row preview's time, and a preview writes nothing.
+        return "added"
     return registry.save_student(ctx.session, existing, id=student_id, seq=ctx.seq, **fields)
 
 
