@@ -386,7 +386,7 @@ class VisitVersion(SQLModel, table=True):
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
 
 
-# -- Re-judging stored visits after a policy change (issue 10: /policies/jobs/{id}) -------------
+# -- Re-judging stored visits after a policy change (issue 10) -------------
 
 
 class RejudgeJob(SQLModel, table=True):

@@ -115,7 +115,7 @@ def put_policy(
     its re-judging job are saved together; the request then judges for up to
     ``SONGJIAO_REJUDGE_INLINE_SECONDS`` (a district's change is usually done when it answers)
     and leaves the rest to the server's background worker: ``rejudge_job`` says how far it got,
-    ``GET /policies/jobs/{id}`` follows it to the end.
+    ``GET /policies/rejudge/jobs/{id}`` follows it to the end.
     """
     if scope.role != Role.ADMIN:
         raise ApiError(403, "forbidden")
@@ -147,7 +147,7 @@ def put_policy(
 
 
 @router.get(
-    "/policies/jobs/{job_id}",
+    "/policies/rejudge/jobs/{job_id}",
     response_model=RejudgeJobOut,
     responses=errors.responses(401, 404),
 )

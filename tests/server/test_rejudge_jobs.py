@@ -112,7 +112,7 @@ def test_a_job_larger_than_the_inline_budget_finishes_in_the_background(
     deadline = time.monotonic() + 90
     while job["status"] != "done" and time.monotonic() < deadline:
         time.sleep(0.2)
-        job = admin.get(f"/policies/jobs/{job['id']}").json()
+        job = admin.get(f"/policies/rejudge/jobs/{job['id']}").json()
     assert job["status"] == "done", job
     assert (job["judged"], job["changed"]) == (7, 7)
     assert job["lost"] == {"short_duration": 7} and job["gained"] == {}
@@ -123,11 +123,11 @@ def test_a_job_larger_than_the_inline_budget_finishes_in_the_background(
     assert set(moved) == {r["id"] for r in records}  # phones pull every re-judged visit
     assert all("short_duration" not in v["flags"] for v in moved.values())
     # A coordinator reads their district's job; another district's coordinator does not.
-    assert world.c.get(f"/policies/jobs/{job['id']}").status_code == 200
+    assert world.c.get(f"/policies/rejudge/jobs/{job['id']}").status_code == 200
     other = factory.login(factory.user("coordinator", factory.district()))
-    assert other.get(f"/policies/jobs/{job['id']}").status_code == 404
-    assert world.t.get(f"/policies/jobs/{job['id']}").status_code == 404
-    assert admin.get("/policies/jobs/999999999").status_code == 404
+    assert other.get(f"/policies/rejudge/jobs/{job['id']}").status_code == 404
+    assert world.t.get(f"/policies/rejudge/jobs/{job['id']}").status_code == 404
+    assert admin.get("/policies/rejudge/jobs/999999999").status_code == 404
 
 
 def test_an_interrupted_job_resumes_from_its_cursor_with_the_same_result(
@@ -261,7 +261,7 @@ def test_the_console_shows_a_jobs_progress_then_its_counts(
     row = re.search(r"<td>时长不足</td><td[^>]*>(\d+)</td><td[^>]*>(\d+)</td>", done.text)
     assert row and row.groups() == ("0", "5")
     assert "每次送教最短时长（分钟）" in done.text  # the parameter that changed, 60 → 45
-    assert world.c.get(f"/policies/jobs/{job_id}").status_code == 200  # API: the coordinator
+    assert world.c.get(f"/policies/rejudge/jobs/{job_id}").status_code == 200  # the API
     coord = Console(server)
     assert coord.login(factory.user("coordinator", factory.district())).status_code == 200
     assert coord.get(f"/policies/jobs/{job_id}").status_code == 404  # another district
