@@ -743,9 +743,18 @@ ZH_CN: dict[str, str] = {
     "rejudge.status.running": "进行中",
     "rejudge.status.done": "已完成",
     "rejudge.status.failed": "未完成",
-    "rejudge.progress": "已判定 {judged} / {total} 条访问记录（{percent}%），其中 {changed} 条的证据标记有变化",
-    "rejudge.running_note": "新参数已生效，手机上传的新记录按新参数判定。已上传的记录正在服务器后台分批重新判定，每批很快完成，手机同步不受影响；本页每 {seconds} 秒自动刷新，也可以关闭本页，稍后在政策参数页查看。",
-    "rejudge.done": "重新判定已完成：判定 {judged} 条访问记录，其中 {changed} 条的证据标记有变化，用时 {seconds} 秒。教师手机同步后可见。",
+    "rejudge.progress": (
+        "已判定 {judged} / {total} 条访问记录（{percent}%），其中 {changed} 条的证据标记有变化"
+    ),
+    "rejudge.running_note": (
+        "新参数已生效，手机上传的新记录按新参数判定。已上传的记录正在服务器后台分批重新判定，"
+        "每批很快完成，手机同步不受影响；本页每 {seconds} 秒自动刷新，"
+        "也可以关闭本页，稍后在政策参数页查看。"
+    ),
+    "rejudge.done": (
+        "重新判定已完成：判定 {judged} 条访问记录，其中 {changed} 条的证据标记有变化，"
+        "用时 {seconds} 秒。教师手机同步后可见。"
+    ),
     "rejudge.failed": "重新判定未能完成（已判定的记录保留新的判定结果）：{error}",
     "rejudge.changes": "参数变化",
     "rejudge.param": "参数",
@@ -761,7 +770,10 @@ ZH_CN: dict[str, str] = {
     "rejudge.back": "返回政策参数",
     "rejudge.flagged_visits": "查看有标记的访问记录",
     "rejudge.jobs": "重新判定任务",
-    "rejudge.jobs_note": "保存政策版本后，生效日期起已上传的访问记录在服务器后台分批重新判定；服务器重启后从中断处继续。",
+    "rejudge.jobs_note": (
+        "保存政策版本后，生效日期起已上传的访问记录在服务器后台分批重新判定；"
+        "服务器重启后从中断处继续。"
+    ),
     "rejudge.col.scope": "适用范围",
     "rejudge.col.effective_from": "生效日期",
     "rejudge.col.version": "版本",
