@@ -37,8 +37,9 @@ from shared.policy import PolicyParams, policy_in_force
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 DEFAULT = "default"  # the city-wide version, as in the API's path
-# Above this many visits to judge the preview warns that saving takes long: bench/rejudge.py
-# measured about 1,000 visits a second on SQLite when every one changes (the worst case).
+# Above this many visits to judge the preview says the re-judging will go on in the background
+# for minutes: bench/rejudge.py measured about 1,000 visits a second on SQLite when every one
+# changes (the worst case).
 SLOW_ABOVE = 20_000
 
 
