@@ -299,3 +299,28 @@ def test_confirming_in_the_console_lands_on_the_progress_page(
         time.sleep(0.3)  # what the page's refresh does, sooner
         page = admin.get(location)
     assert "重新判定已完成：判定 5 条访问记录，其中 5 条" in page.text
+
+
+def test_a_job_left_by_a_dead_process_is_taken_over_by_a_server(
+    world: World, factory: Factory, slow: LiveServer
+) -> None:
+    records = _push_sessions(world, 5)
+    ghost = rejudge_jobs.new_owner()
+    job_id = _held_job(factory, world, ghost)
+    with factory.session() as s:
+        assert rejudge_jobs.run_page(s, job_id, owner=ghost, page_size=2) == Page.MORE
+        s.commit()
+        # The process died an hour ago: its lease ran out long since.
+        job = _job(s, job_id)
+        job.heartbeat_at = utcnow() - timedelta(hours=1)
+        s.add(job)
+        s.commit()
+    deadline = time.monotonic() + 90
+    with factory.session() as s:
+        while _job(s, job_id).status != JobStatus.DONE and time.monotonic() < deadline:
+            s.rollback()
+            time.sleep(0.2)
+        job = _job(s, job_id)
+    assert job.status == JobStatus.DONE and job.owner is None
+    assert (job.judged, job.changed) == (len(records), len(records))
+    assert _one_shot(factory, world.district) == (5, 0)
