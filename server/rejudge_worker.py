@@ -69,6 +69,9 @@ class RejudgeWorker:
             except SQLAlchemyError:  # the database away for a moment: try again next turn
                 log.warning("re-judging worker could not reach the database", exc_info=True)
                 ran = False
+            except Exception:  # a bug must not end the thread: the next turn tries again
+                log.exception("re-judging worker: unexpected error")
+                ran = False
             if not ran:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()

@@ -31,7 +31,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from server.db import lock_changes
@@ -262,7 +261,7 @@ def run(
                 session.rollback()
                 return outcome
             session.commit()
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # any failure: the job must neither stick nor stop the worker
             log.exception("re-judging job %s: a page failed", job_id)
             _failed_page(session, job_id, owner, exc)
             return Page.LOST
