@@ -14,18 +14,25 @@ from server.db import get_engine
 from server.headers import SecurityHeaders
 from server.last_used import LastUsedMarks
 from server.limits import BodyLimit
+from server.rejudge_worker import RejudgeWorker
 from server.services.throttle import LoginThrottle
 from server.settings import get_settings
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work of one server process: writing devices' last-use marks."""
+    """Background work of one server process: writing devices' last-use marks, and finishing
+    the re-judging of stored visits after policy changes (server/rejudge_worker.py)."""
     marks: LastUsedMarks = app.state.last_used
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(marks.run, get_engine(), get_settings().last_used_flush_seconds)
-        yield
-        tasks.cancel_scope.cancel()
+    worker: RejudgeWorker = app.state.rejudge
+    worker.start()
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(marks.run, get_engine(), get_settings().last_used_flush_seconds)
+            yield
+            tasks.cancel_scope.cancel()
+    finally:
+        await anyio.to_thread.run_sync(worker.stop)
 
 
 def create_app() -> FastAPI:
@@ -44,6 +51,12 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.last_used = LastUsedMarks()
+    app.state.rejudge = RejudgeWorker(
+        get_engine,
+        page_size=settings.rejudge_page_size,
+        lease_seconds=settings.rejudge_lease_seconds,
+        poll_seconds=settings.rejudge_poll_seconds,
+    )
     errors.install(app)
     app.state.login_throttle = LoginThrottle(
         per_account=settings.login_failures_per_account,

@@ -387,3 +387,40 @@ class VisitVersion(SQLModel, table=True):
     at: datetime = _dt()
     device_id: int | None = Field(default=None)  # the pushing device's token, as in audit_log
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+
+
+# -- Re-judging stored visits after a policy change (issue 10) -------------
+
+
+class RejudgeJob(SQLModel, table=True):
+    """The re-judging of stored visits that saving a policy version asked for, run a page at a
+    time (services/rejudge_jobs.py). Progress and ``cursor`` (the last visit id judged: pages
+    go in id order) are committed with each page, so a job stopped anywhere resumes there.
+
+    ``owner`` and ``heartbeat_at`` are the lease: a runner claims a queued job, or a running
+    one whose heartbeat is older than the lease, with one conditional UPDATE, and writes each
+    page only while it still holds the lease, so two runners never judge the same job.
+    """
+
+    __tablename__ = "rejudge_job"
+    __table_args__ = (sa.Index("ix_rejudge_job_status", "status", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    policy_id: int = Field(foreign_key="policy.id", index=True)
+    policy_version: int
+    district_code: str | None = Field(default=None, max_length=6)  # None: city-wide
+    effective_from: date
+    requested_by: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # queued | running | done | failed
+    total: int = 0  # live visits in range when the job was made (pushes may add some)
+    judged: int = 0
+    changed: int = 0
+    gained: dict[str, int] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+    lost: dict[str, int] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON))
+    cursor: str = Field(default="", max_length=64)
+    owner: str | None = Field(default=None, max_length=64)
+    attempts: int = 0  # times a page failed; past a few the job is failed
+    created_at: datetime = _dt(now=True)
+    started_at: datetime | None = _dt(nullable=True)
+    finished_at: datetime | None = _dt(nullable=True)
+    heartbeat_at: datetime | None = _dt(nullable=True)
+    error: str = Field(default="", max_length=1000)

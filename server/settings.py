@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     # Devices' last-use times are marked in memory and written together this often (best
     # effort: a crash loses at most this much of a "last seen" time).
     last_used_flush_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Re-judging stored visits after a policy change (issue 10, services/rejudge_jobs.py): visits
+    # judged per transaction (each page holds the write lock: about 1,000 visits a second on
+    # SQLite when all change, so 250 is a quarter of a second); how long the saving request runs
+    # pages before leaving the rest to the background worker; how long a runner's lease lasts
+    # without a heartbeat (then another process may take the job over); how often the worker
+    # looks for jobs left by others (it is woken at once for this process's own).
+    rejudge_page_size: int = Field(default=250, ge=1, le=10_000)
+    rejudge_inline_seconds: float = Field(default=2.0, ge=0, le=60)
+    rejudge_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    rejudge_poll_seconds: float = Field(default=5.0, gt=0, le=600)
 
     @field_validator("login_failures_per_account", "login_failures_per_address")
     @classmethod

@@ -751,6 +751,60 @@ ZH_CN: dict[str, str] = {
     "policy.param.road_factor": "道路系数",
     "policy.param.monthly_cap_fen": "每人每月补助上限（元）",
     "policy.param.shared_trip_paid_each": "同车出行每人都补助",
+    # Re-judging stored visits after a policy change (server/console/rejudge_pages.py)
+    "rejudge.title": "重新判定进度",
+    "rejudge.heading": "政策已保存：{scope}，{date} 起（第 {version} 版）",
+    "rejudge.preview_slow": (
+        "记录较多：重新判定约每秒一千条，需要几分钟。它在服务器后台分批进行，"
+        "手机同步不受影响；保存后可在进度页查看，也可以关闭页面。"
+    ),
+    "rejudge.same_params": "该日期已有相同参数的版本，没有写入新版本，也没有重新判定。",
+    "rejudge.status.queued": "排队中",
+    "rejudge.status.running": "进行中",
+    "rejudge.status.done": "已完成",
+    "rejudge.status.failed": "未完成",
+    "rejudge.progress": (
+        "已判定 {judged} / {total} 条访问记录（{percent}%），其中 {changed} 条的证据标记有变化"
+    ),
+    "rejudge.running_note": (
+        "新参数已生效，手机上传的新记录按新参数判定。已上传的记录正在服务器后台分批重新判定，"
+        "每批很快完成，手机同步不受影响；本页每 {seconds} 秒自动刷新，"
+        "也可以关闭本页，稍后在政策参数页查看。"
+    ),
+    "rejudge.done": (
+        "重新判定已完成：判定 {judged} 条访问记录，其中 {changed} 条的证据标记有变化，"
+        "用时 {seconds} 秒。教师手机同步后可见。"
+    ),
+    "rejudge.failed": "重新判定未能完成（已判定的记录保留新的判定结果）：{error}",
+    "rejudge.changes": "参数变化",
+    "rejudge.param": "参数",
+    "rejudge.old": "原值",
+    "rejudge.new": "新值",
+    "rejudge.no_param_changes": "与前一版本相比没有变化",
+    "rejudge.flags": "标记变化",
+    "rejudge.flags_so_far": "标记变化（截至目前）",
+    "rejudge.flag": "证据标记",
+    "rejudge.gained": "新增（条）",
+    "rejudge.lost": "去除（条）",
+    "rejudge.no_flag_changes": "没有访问记录的标记发生变化",
+    "rejudge.back": "返回政策参数",
+    "rejudge.flagged_visits": "查看有标记的访问记录",
+    "rejudge.jobs": "重新判定任务",
+    "rejudge.jobs_note": (
+        "保存政策版本后，生效日期起已上传的访问记录在服务器后台分批重新判定；"
+        "服务器重启后从中断处继续。"
+    ),
+    "rejudge.col.scope": "适用范围",
+    "rejudge.col.effective_from": "生效日期",
+    "rejudge.col.version": "版本",
+    "rejudge.col.status": "状态",
+    "rejudge.col.progress": "进度",
+    "rejudge.col.requested_by": "保存人",
+    "rejudge.col.created_at": "保存时间",
+    "rejudge.col.detail": "详情",
+    "rejudge.view": "查看",
+    "rejudge.none": "还没有重新判定任务",
+    "rejudge.city": "全市默认",
     "audit.filter_too_long": "筛选条件过长：{field}最多 {limit} 个字符",
     # The audit log's detail column (server/console/audit_pages.py detail_text): the keys the
     # code writes, then the codes some of them take (kind, channel, role, reason).

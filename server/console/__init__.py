@@ -12,6 +12,7 @@ from server.console import (
     exports,
     pages,
     policy_pages,
+    rejudge_pages,
     reviews,
     roster,
     subsidy_pages,
@@ -32,7 +33,8 @@ def install(app: FastAPI) -> None:
     for module in (auth, account, pages, visits, reviews, exports, devices):
         app.include_router(module.router)
     # The desk (issue 10): roster, assignments, staff; subsidies, policy, audit.
-    for module in (roster, assignments, users, subsidy_pages, policy_pages, audit_pages):
+    desk = (roster, assignments, users, subsidy_pages, policy_pages, rejudge_pages, audit_pages)
+    for module in desk:
         app.include_router(module.router)
     app.include_router(visit_review.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

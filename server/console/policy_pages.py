@@ -3,27 +3,31 @@ version (choose district and date, edit, see old → new, confirm) and sees the 
 the stored visits it caused, with its counts.
 
 Saving goes through server/services/policies.py (save_policy), the API's own path: the same
-merge, audit row and re-judging. The re-judging runs inside the saving request, so the result
-page shows it finished (bench/RESULTS.md has how long it takes for a whole province).
+merge, audit row and re-judging job. The request runs the job's first pages for a moment
+(``SONGJIAO_REJUDGE_INLINE_SECONDS``) and lands on the job's progress page
+(server/console/rejudge_pages.py), finished already for a district's change; a city-wide one
+goes on in the background worker, a page per transaction, while phones keep syncing.
 Coordinators read; only the admin writes (domain.md: the city sets policy).
 """
 
 import hashlib
 import json
-import time
 from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from server.console import lookup, policy_form
 from server.console.csrf import CsrfForm
+from server.console.rejudge_pages import job_rows, render_job, scope_name, scope_names
 from server.console.web import ConsoleRoute, Viewer, ViewerDep, render
-from server.deps import SessionDep
+from server.deps import SessionDep, SettingsDep
 from server.errors import ApiError
 from server.models import AuditLog, Policy
+from server.rejudge_worker import run_saved
+from server.services import rejudge_jobs
 from server.services.errors import DomainError
 from server.services.policies import load_versions, save_policy
 from server.services.rejudge import visits_to_judge
@@ -33,8 +37,9 @@ from shared.policy import PolicyParams, policy_in_force
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 DEFAULT = "default"  # the city-wide version, as in the API's path
-# Above this many visits to judge the preview warns that saving takes long: bench/rejudge.py
-# measured about 1,000 visits a second on SQLite when every one changes (the worst case).
+# Above this many visits to judge the preview says the re-judging will go on in the background
+# for minutes: bench/rejudge.py measured about 1,000 visits a second on SQLite when every one
+# changes (the worst case).
 SLOW_ABOVE = 20_000
 
 
@@ -56,12 +61,8 @@ def _fingerprint(params: PolicyParams) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _scope_name(code: str | None, names: dict[str, str]) -> str:
-    return "全市默认" if code is None else f"{names.get(code, code)}（{code}）"
-
-
 def _scope_label(session: Session, viewer: Viewer, code: str | None) -> str:
-    return _scope_name(code, {d.code: d.name for d in lookup.districts_for(session, viewer)})
+    return scope_name(code, scope_names(session, viewer))
 
 
 @router.get("/policies", response_class=HTMLResponse)
@@ -88,7 +89,7 @@ def policies(request: Request, viewer: ViewerDep, session: SessionDep) -> Respon
         history.append(
             {
                 "row": row,
-                "scope": _scope_name(row.district_code, names),
+                "scope": scope_name(row.district_code, names),
                 "changes": policy_form.changes(before, now),
                 "author": authors.get(key),
                 "future": row.effective_from > today,
@@ -106,6 +107,7 @@ def policies(request: Request, viewer: ViewerDep, session: SessionDep) -> Respon
         in_force=in_force,
         history=history,
         districts=districts,
+        jobs=job_rows(session, viewer),
     )
 
 
@@ -218,9 +220,15 @@ def preview(request: Request, form: CsrfForm, viewer: ViewerDep, session: Sessio
 
 
 @router.post("/policies/save", response_class=HTMLResponse)
-def save(request: Request, form: CsrfForm, viewer: ViewerDep, session: SessionDep) -> Response:
+def save(
+    request: Request,
+    form: CsrfForm,
+    viewer: ViewerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
     """Save the version previewed, unless the version it changes was changed meanwhile (409:
-    preview again); then show the re-judging's counts."""
+    preview again); run the re-judging for a moment, then show its progress page."""
     _require_admin(viewer)
     code, day = _posted(session, viewer, form)
     params = policy_form.parse(form)
@@ -236,26 +244,31 @@ def save(request: Request, form: CsrfForm, viewer: ViewerDep, session: SessionDe
             status=409,
             error=t("policy.base_changed"),
         )
-    found = policy_form.changes(base, params)
-    started = time.monotonic()
+    owner = rejudge_jobs.new_owner()
     saved = save_policy(
-        session, actor=viewer.scope.username, district_code=code, effective_from=day, sent=params
+        session,
+        actor=viewer.scope.username,
+        district_code=code,
+        effective_from=day,
+        sent=params,
+        owner=owner,
     )
     session.commit()
-    seconds = time.monotonic() - started
-    rejudged = saved.rejudged
-    flags = sorted(set(rejudged.gained) | set(rejudged.lost)) if rejudged else []
-    return render(
-        request,
-        "policy_saved.html",
-        viewer,
-        scope_name=_scope_label(session, viewer, code),
-        scope_value=code or DEFAULT,
-        effective_from=day.isoformat(),
-        version=saved.row.version,
-        changes=found,
-        rejudged=rejudged,
-        flags=[(f, rejudged.gained[f], rejudged.lost[f]) for f in flags] if rejudged else [],
-        seconds=seconds,
-        district_filter=code or "",
+    if saved.job is None:  # the same parameters were stored for that date meanwhile
+        return render_job(
+            request,
+            viewer,
+            session,
+            None,
+            code=code,
+            effective_from=day.isoformat(),
+            version=saved.row.version,
+        )
+    job = run_saved(
+        request.app.state.rejudge,
+        session,
+        saved.job,
+        owner=owner,
+        seconds=settings.rejudge_inline_seconds,
     )
+    return RedirectResponse(f"/policies/jobs/{job.id}", status_code=303)

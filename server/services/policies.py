@@ -7,39 +7,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from server.db import next_seq
-from server.models import Policy
-from server.services import audit
-from server.services.rejudge import Rejudged, rejudge_visits
-from shared.policy import PolicyParams, PolicyVersion, policy_in_force
+from server.models import Policy, RejudgeJob
+from server.services import audit, rejudge, rejudge_jobs
+from server.services.policy_versions import load_versions, versions_as_of
+from shared.policy import PolicyParams, policy_in_force
 
-
-def load_versions(session: Session) -> list[PolicyVersion]:
-    return [
-        PolicyVersion(
-            district_code=p.district_code,
-            effective_from=p.effective_from,
-            params=PolicyParams.model_validate(p.params),
-        )
-        for p in session.exec(select(Policy))
-    ]
-
-
-# ((database, highest Policy.seq), the versions then): every push judges by the policies,
-# which change a few times a year; one tuple, replaced whole, so threads never see half of one.
-_versions_at: tuple[tuple[str, int], list[PolicyVersion]] = (("", -1), [])
-
-
-def versions_as_of(session: Session, policy_seq: int | None) -> list[PolicyVersion]:
-    """``load_versions``, read again only when ``policy_seq`` (the highest ``Policy.seq``, read
-    by the caller before) or the database differs from the last read: a new or replaced
-    version always takes a new number from the change counter."""
-    global _versions_at
-    key = (str(session.get_bind().engine.url), -1 if policy_seq is None else policy_seq)
-    seen, versions = _versions_at
-    if seen != key or key[1] < 0:
-        versions = load_versions(session)
-        _versions_at = (key, versions)
-    return versions
+# load_versions and versions_as_of live in policy_versions (rejudge_jobs reads them too, and
+# this module writes jobs); their old home still names them.
+__all__ = ["load_versions", "versions_as_of", "params_for", "set_policy", "save_policy"]
 
 
 def params_for(session: Session, district_code: str, on: date) -> PolicyParams:
@@ -48,25 +23,42 @@ def params_for(session: Session, district_code: str, on: date) -> PolicyParams:
 
 @dataclass(frozen=True)
 class SavedPolicy:
-    """A saved version, and what judging the stored visits by it did (None: nothing was
-    written, the same parameters were already stored for that date)."""
+    """A saved version and the job judging the stored visits by it (services/rejudge_jobs.py;
+    None: nothing was written, the same parameters were already stored for that date)."""
 
     row: Policy
-    rejudged: Rejudged | None
+    job: RejudgeJob | None
 
 
 def set_policy(
     session: Session, *, district_code: str | None, effective_from: date, params: PolicyParams
 ) -> Policy:
     """Create or replace the version taking effect on ``effective_from``, and judge the visits
-    stored from that day on by it (services/rejudge.py)."""
-    return _write(
-        session, district_code=district_code, effective_from=effective_from, params=params
-    ).row
+    stored from that day on by it, all in the caller's transaction (its job runs to the end
+    there): for the demo loader and tests, whose data is small. Saving from the API or the
+    console goes through ``save_policy``, whose job runs a page per transaction."""
+    owner = rejudge_jobs.new_owner()
+    saved = _write(
+        session,
+        district_code=district_code,
+        effective_from=effective_from,
+        params=params,
+        requested_by="system",
+        owner=owner,
+    )
+    if saved.job is not None and saved.job.id is not None:
+        rejudge_jobs.run_in_transaction(session, saved.job.id, owner=owner, page_size=rejudge.PAGE)
+    return saved.row
 
 
 def _write(
-    session: Session, *, district_code: str | None, effective_from: date, params: PolicyParams
+    session: Session,
+    *,
+    district_code: str | None,
+    effective_from: date,
+    params: PolicyParams,
+    requested_by: str,
+    owner: str | None,
 ) -> SavedPolicy:
     row = session.exec(
         select(Policy).where(
@@ -89,14 +81,9 @@ def _write(
     else:
         row.params, row.version, row.seq = data, row.version + 1, next_seq(session)
     session.add(row)
-    session.flush()  # the new version must be in force for the visits judged next
-    rejudged = rejudge_visits(
-        session,
-        versions=load_versions(session),
-        district_code=district_code,
-        since=effective_from,
-    )
-    return SavedPolicy(row, rejudged)
+    session.flush()  # the row's id for the job; the version in force for pushes at commit
+    job = rejudge_jobs.queue_job(session, policy=row, requested_by=requested_by, owner=owner)
+    return SavedPolicy(row, job)
 
 
 def save_policy(
@@ -106,13 +93,16 @@ def save_policy(
     district_code: str | None,
     effective_from: date,
     sent: PolicyParams,
+    owner: str | None = None,
 ) -> SavedPolicy:
     """Save the version taking effect on ``effective_from``: the fields ``sent`` carries (those
     in its ``model_fields_set``, an explicit null included) over the version in force in that
     district on that date (the one replaced, when there is one), so that a field left out is
     inherited, never silently reset to a default. Adds an audit row (``policy_change``) naming
     each field changed, from what to what, whenever a version is written. Returns the row
-    and what judging the stored visits by it did. Does not commit.
+    and the job that judges the stored visits by it (services/rejudge_jobs.py), written in the
+    same transaction: already running under ``owner`` when one is given (the caller then runs
+    its first pages after the commit), else queued for the background worker. Does not commit.
     """
     base = policy_in_force(load_versions(session), district_code, effective_from)
     merged = PolicyParams.model_validate(
@@ -120,7 +110,12 @@ def save_policy(
     )
     before = _stored(session, district_code, effective_from)
     saved = _write(
-        session, district_code=district_code, effective_from=effective_from, params=merged
+        session,
+        district_code=district_code,
+        effective_from=effective_from,
+        params=merged,
+        requested_by=actor,
+        owner=owner,
     )
     row = saved.row
     if before is None or row.version != before:

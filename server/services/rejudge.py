@@ -45,7 +45,7 @@ _COLUMNS = (
 )
 
 
-PAGE = 2_000  # visits judged per round trip: memory stays bounded for a city-wide version
+PAGE = 2_000  # visits judged per round trip by ``rejudge_visits``: memory stays bounded
 
 
 @dataclass
@@ -59,41 +59,70 @@ class Rejudged:
     lost: Counter[str] = field(default_factory=Counter)
 
 
+def _range(table: sa.Table, district_code: str | None, since: date) -> list[Any]:
+    """The live visits a version for ``district_code`` (None: every district) from ``since``
+    (Asia/Shanghai) judges again."""
+    where = [
+        table.c.deleted == sa.false(),
+        table.c.started_at >= datetime.combine(since, time.min, SHANGHAI),
+    ]
+    if district_code is not None:
+        where.append(table.c.district_code == district_code)
+    return where
+
+
 def visits_to_judge(session: Session, *, district_code: str | None, since: date) -> int:
     """How many live visits a version for ``district_code`` (None: every district) taking
     effect on ``since`` would judge again: what the console tells an admin before saving."""
     table = SQLModel.metadata.tables["visit"]
-    query = sa.select(sa.func.count()).where(
-        table.c.deleted == sa.false(),
-        table.c.started_at >= datetime.combine(since, time.min, SHANGHAI),
-    )
-    if district_code is not None:
-        query = query.where(table.c.district_code == district_code)
+    query = sa.select(sa.func.count()).where(*_range(table, district_code, since))
     return int(session.connection().execute(query).scalar_one())
+
+
+def read_page(
+    session: Session, *, district_code: str | None, since: date, after: str, limit: int
+) -> list[dict[str, Any]]:
+    """The next ``limit`` visits of the range with an id above ``after``, in id order."""
+    table = SQLModel.metadata.tables["visit"]
+    query = (
+        sa.select(*(table.c[name] for name in _COLUMNS))
+        .where(*_range(table, district_code, since), table.c.id > after)
+        .order_by(table.c.id)
+        .limit(limit)
+    )
+    return [dict(row) for row in session.connection().execute(query).mappings()]
+
+
+def judge_rows(
+    session: Session, versions: list[PolicyVersion], rows: list[dict[str, Any]]
+) -> Rejudged:
+    """Judge ``rows`` (from ``read_page``) under ``versions`` and write the visits whose
+    verdict changed, each with a new ``seq``. Returns what changed."""
+    outcome = Rejudged(judged=len(rows))
+    if rows:
+        _rejudge_page(session, SQLModel.metadata.tables["visit"], versions, rows, outcome)
+    return outcome
 
 
 def rejudge_visits(
     session: Session, *, versions: list[PolicyVersion], district_code: str | None, since: date
 ) -> Rejudged:
     """Recompute, under ``versions``, the policy-decided flags of live visits from ``since``
-    (Asia/Shanghai) on, in ``district_code`` or, for a city-wide version (None), everywhere.
-    Returns what changed. Reads the visits a page at a time, in id order.
+    (Asia/Shanghai) on, in ``district_code`` or, for a city-wide version (None), everywhere,
+    all in the caller's transaction. Returns what changed. A saved version runs this as a job
+    instead, a page per transaction (services/rejudge_jobs.py); this one-shot form is the
+    reference the tests hold a job's outcome against.
     """
-    table = SQLModel.metadata.tables["visit"]
-    lo = datetime.combine(since, time.min, SHANGHAI)
-    query = sa.select(*(table.c[name] for name in _COLUMNS)).where(
-        table.c.deleted == sa.false(), table.c.started_at >= lo
-    )
-    if district_code is not None:
-        query = query.where(table.c.district_code == district_code)
     outcome, after = Rejudged(), ""
     while True:  # ends: every page starts after the last id of the one before
-        page = query.where(table.c.id > after).order_by(table.c.id).limit(PAGE)
-        rows = [dict(row) for row in session.connection().execute(page).mappings()]
+        rows = read_page(session, district_code=district_code, since=since, after=after, limit=PAGE)
         if not rows:
             return outcome
-        outcome.judged += len(rows)
-        _rejudge_page(session, table, versions, rows, outcome)
+        page = judge_rows(session, versions, rows)
+        outcome.judged += page.judged
+        outcome.changed += page.changed
+        outcome.gained.update(page.gained)
+        outcome.lost.update(page.lost)
         after = rows[-1]["id"]
 
 
