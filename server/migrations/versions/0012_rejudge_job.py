@@ -5,9 +5,9 @@ the saving request and transaction (20 minutes and the write lock for a city-wid
 SQLite). The version now writes a ``rejudge_job`` row with it; the job is run a page per
 transaction, its progress and resume cursor committed with each page (services/rejudge_jobs.py).
 
-Revision ID: 0011_rejudge_job
-Revises: 0010_service_session
-Create Date: 2026-12-04
+Revision ID: 0012_rejudge_job
+Revises: 0011_roster_upload_district
+Create Date: 2026-12-02
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_rejudge_job"
-down_revision: str | None = "0010_service_session"
+revision: str = "0012_rejudge_job"
+down_revision: str | None = "0011_roster_upload_district"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
