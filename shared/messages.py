@@ -745,6 +745,7 @@ ZH_CN: dict[str, str] = {
     "policy.param.itinerant_min_minutes": "每次巡回指导最短时长（分钟）",
     "policy.param.future_tolerance_minutes": "允许超前的时间（分钟）",
     "policy.param.max_age_days": "补录期限（天）",
+    "policy.param.time_edit_tolerance_minutes": "签到签退时间可改动的误差（分钟）",
     "policy.param.subsidy_mode": "交通补助方式",
     "policy.param.flat_fen_per_visit": "按次补助标准（元/次）",
     "policy.param.fen_per_km": "按里程补助标准（元/公里）",

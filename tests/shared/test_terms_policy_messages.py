@@ -152,3 +152,10 @@ def test_validation_errors_in_chinese() -> None:
         ]
     )
     assert text == "缺少必填字段 record.started_at；字段 grade 类型不正确"
+
+
+def test_every_policy_parameter_has_a_chinese_label() -> None:
+    """The console's policy tables name each parameter by policy.param.<field>: a field added
+    without its label showed as the key itself."""
+    missing = [f for f in PolicyParams.model_fields if f"policy.param.{f}" not in ZH_CN]
+    assert missing == []
