@@ -12,10 +12,12 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from server.db import get_engine, migrate
 from server.services.errors import DomainError
+from shared.protocol import ComplianceReport
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -126,18 +128,18 @@ def _compliance(args: argparse.Namespace) -> int:
                 report = compliance.district_report(
                     session, scope=admin, district_code=args.district, term_id=args.term
                 )
-                out = report
+                out: BaseModel = report
                 reports = [report]
             else:
-                out = compliance.all_reports(session, scope=admin, term_id=args.term)
-                reports = out["districts"]
+                every = compliance.all_reports(session, scope=admin, term_id=args.term)
+                out, reports = every, every.districts
         except DomainError as exc:
             print(exc.message, file=sys.stderr)
             return 1
     if args.json:
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        print(json.dumps(out.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
-        print(compliance.render_text(reports, args.term))
+        print(render_report(reports, args.term))
     return 0
 
 
@@ -207,6 +209,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m server.cli", description="送教通 服务端")
     add_commands(parser.add_subparsers(dest="command", required=True))
     return parser
+
+
+def render_report(reports: list[ComplianceReport], term_id: str) -> str:
+    """The report as a table for the terminal."""
+    lines = [
+        f"合规报告 {term_id}",
+        "区县代码  名称      送教人数/总数  比例     上限   余量  "
+        "巡回覆盖        达标学生       访问(标记)  补助申报(元)",
+    ]
+    for r in reports:
+        hd, it, sv, vi = r.home_delivery, r.itinerant, r.service, r.visits
+        mark = "超标" if hd.over_cap else "  "
+        lines.append(
+            f"{r.district_code}  {r.district_name:<6}  {hd.count:>5}/{hd.total:<6} "
+            f"{hd.ratio:.2%} {mark} {hd.cap:.0%}  {hd.headroom:>5}  "
+            f"{it.schools_covered:>4}/{it.schools_in_scope:<4} {it.coverage:.0%}  "
+            f"{sv.students_meeting_standard:>5}/{sv.students:<5}  "
+            f"{vi.total:>6}({vi.flagged})  {r.subsidy.claimed_fen / 100:,.2f}"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

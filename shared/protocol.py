@@ -415,3 +415,79 @@ class PullPage(BaseModel):
             " (the tag the caller holds, empty for none) and the server's differs"
         ),
     )
+
+
+# -- compliance (GET /compliance, /compliance/{district}: contract.md, HTTP API) ----------------
+# What services/compliance.py returns and the API sends; the console and the command line read
+# the same objects.
+
+
+class HomeDeliveryOut(BaseModel):
+    count: int
+    total: int
+    ratio: float
+    cap: float
+    over_cap: bool
+    headroom: int
+
+
+class InstructorOut(BaseModel):
+    username: str
+    schools: int
+    covered: int
+
+
+class ItinerantOut(BaseModel):
+    schools_in_scope: int
+    schools_covered: int
+    coverage: float
+    required_visits: int
+    uncovered_school_ids: list[str]
+    instructors: list[InstructorOut]
+
+
+class ServiceOut(BaseModel):
+    students: int
+    students_meeting_standard: int
+    required_sessions_per_month: int
+    min_minutes: int
+    underserved_student_ids: list[str]
+    required_by_month: dict[str, int]  # month ("202509", ...) -> sessions owed each child
+    # month -> sessions (of at least the minimum length) the children got, summed
+    sessions_by_month: dict[str, int]
+    students_meeting_by_month: dict[str, int]  # month -> children who got what it owed
+
+
+class KindTotalsOut(BaseModel):
+    total: int
+    flagged: int
+
+
+class VisitTotalsOut(BaseModel):
+    total: int
+    flagged: int
+    by_kind: dict[str, KindTotalsOut]  # visit kind (home_teaching, itinerant) -> its totals
+
+
+class SubsidyOut(BaseModel):
+    claimed_fen: int
+    approved_fen: int
+
+
+class ComplianceReport(BaseModel):
+    """One district's report (contract.md, HTTP API), as of ``as_of``."""
+
+    district_code: str
+    district_name: str
+    term: str
+    as_of: date
+    home_delivery: HomeDeliveryOut
+    itinerant: ItinerantOut
+    service: ServiceOut
+    visits: VisitTotalsOut
+    subsidy: SubsidyOut
+
+
+class ComplianceReports(BaseModel):
+    term: str
+    districts: list[ComplianceReport]

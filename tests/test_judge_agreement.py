@@ -230,7 +230,7 @@ def _check(engine: Engine, phone_dir: Path, case: Case) -> None:
         owed = {
             day: compliance.district_report(
                 s, scope=admin, district_code=district, term_id=term.id, today=day
-            )["service"]["required_by_month"][str(case.month)]
+            ).service.required_by_month[str(case.month)]
             for day in (today, month_end)
         }
         (sheet,) = subsidy_rows(s, admin, district, case.month)

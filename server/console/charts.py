@@ -12,6 +12,7 @@ from typing import Any
 
 from shared.domain import VisitKind
 from shared.messages import t
+from shared.protocol import ComplianceReport
 
 OVER, UNDER = "#b3261e", "#2f6fa8"  # console.css: .over, the header's blue
 LIGHT = "#9dbbd8"
@@ -44,17 +45,17 @@ def _district_axis(names: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def home_delivery(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def home_delivery(reports: Sequence[ComplianceReport]) -> dict[str, Any]:
     """Each district's home-delivery ratio (percent, 2 places: the API's 4-place ratio exactly)
     against its cap; over the cap in red."""
     ratios = [
         {
-            "value": round(r["home_delivery"]["ratio"] * 100, 2),
-            "itemStyle": {"color": OVER if r["home_delivery"]["over_cap"] else UNDER},
+            "value": round(r.home_delivery.ratio * 100, 2),
+            "itemStyle": {"color": OVER if r.home_delivery.over_cap else UNDER},
         }
         for r in reports
     ]
-    caps = [round(r["home_delivery"]["cap"] * 100, 2) for r in reports]
+    caps = [round(r.home_delivery.cap * 100, 2) for r in reports]
     bar: dict[str, Any] = {
         "name": t("dash.chart.cap.ratio"),
         "type": "bar",
@@ -84,27 +85,24 @@ def home_delivery(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         )
     option = _base(t("dash.chart.cap.title"), legend=False)
     option |= {
-        "xAxis": _district_axis([r["district_name"] for r in reports]),
+        "xAxis": _district_axis([r.district_name for r in reports]),
         "yAxis": {"type": "value", "axisLabel": {"formatter": "{value}%"}},
         "series": series,
     }
     return option
 
 
-def sessions_by_month(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def sessions_by_month(reports: Sequence[ComplianceReport]) -> dict[str, Any]:
     """Per month, over the districts shown: sessions delivered, sessions the standard owed
     (children × the month's sessions owed each), and children who got what it owed."""
-    months = sorted({m for r in reports for m in r["service"]["required_by_month"]})
+    months = sorted({m for r in reports for m in r.service.required_by_month})
     delivered, owed, meeting = [], [], []
     for m in months:
-        delivered.append(sum(r["service"]["sessions_by_month"].get(m, 0) for r in reports))
+        delivered.append(sum(r.service.sessions_by_month.get(m, 0) for r in reports))
         owed.append(
-            sum(
-                r["service"]["students"] * r["service"]["required_by_month"].get(m, 0)
-                for r in reports
-            )
+            sum(r.service.students * r.service.required_by_month.get(m, 0) for r in reports)
         )
-        meeting.append(sum(r["service"]["students_meeting_by_month"].get(m, 0) for r in reports))
+        meeting.append(sum(r.service.students_meeting_by_month.get(m, 0) for r in reports))
     option = _base(t("dash.chart.sessions.title"))
     option |= {
         "xAxis": {"type": "category", "data": [_month_label(m) for m in months]},
@@ -137,16 +135,16 @@ def sessions_by_month(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def instructors(
-    reports: Sequence[Mapping[str, Any]], names: Mapping[str, str], *, with_district: bool
+    reports: Sequence[ComplianceReport], names: Mapping[str, str], *, with_district: bool
 ) -> tuple[dict[str, Any], int]:
     """(option, height in px): each itinerant instructor's schools and how many are covered."""
     labels, schools, covered = [], [], []
     for r in reports:
-        for row in r["itinerant"]["instructors"]:
-            label = names.get(row["username"], row["username"])
-            labels.append(f"{label}（{r['district_name']}）" if with_district else label)
-            schools.append(row["schools"])
-            covered.append(row["covered"])
+        for row in r.itinerant.instructors:
+            label = names.get(row.username, row.username)
+            labels.append(f"{label}（{r.district_name}）" if with_district else label)
+            schools.append(row.schools)
+            covered.append(row.covered)
     option = _base(t("dash.chart.instructors.title"))
     option["grid"] = {"left": 8, "right": 40, "top": 68, "bottom": 24}  # labels kept inside
     option |= {
@@ -174,12 +172,12 @@ def instructors(
     return option, max(CHART_HEIGHT, 90 + BAR_ROW * len(labels))
 
 
-def flagged_by_kind(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def flagged_by_kind(reports: Sequence[ComplianceReport]) -> dict[str, Any]:
     """Each district's flagged visits of the term, stacked by visit kind."""
     colours = {VisitKind.HOME_TEACHING: "#8a5a00", VisitKind.ITINERANT: "#e0b04a"}
     option = _base(t("dash.chart.flags.title"))
     option |= {
-        "xAxis": _district_axis([r["district_name"] for r in reports]),
+        "xAxis": _district_axis([r.district_name for r in reports]),
         "yAxis": {"type": "value", "minInterval": 1},
         "series": [
             {
@@ -188,7 +186,7 @@ def flagged_by_kind(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 "stack": "flagged",
                 "barMaxWidth": 48,
                 "itemStyle": {"color": colours[kind]},
-                "data": [r["visits"]["by_kind"][kind]["flagged"] for r in reports],
+                "data": [r.visits.by_kind[kind].flagged for r in reports],
             }
             for kind in VisitKind
         ],
@@ -197,7 +195,7 @@ def flagged_by_kind(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def dashboard(
-    reports: Sequence[Mapping[str, Any]], instructor_names: Mapping[str, str], *, admin: bool
+    reports: Sequence[ComplianceReport], instructor_names: Mapping[str, str], *, admin: bool
 ) -> list[dict[str, Any]]:
     """The dashboard's charts, in page order: ``{"id", "height", "wide", "option"}`` each
     (a wide one takes a row of its own: the per-instructor bars grow with the instructors)."""

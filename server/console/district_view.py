@@ -1,7 +1,7 @@
 """The district page's tables, in the order a coordinator acts on them: the children behind on
 home teaching first, the schools short of itinerant visits first.
 
-Every figure is the compliance service's (``compliance.district_detail``); this module only
+Every figure is the compliance service's (``district_detail.district_detail``); this module only
 names, sorts and lays them out. The page names children and nothing more about them
 (minimum necessary: no address, guardian or certificate).
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from server.console import lookup
-from server.services.compliance import DistrictDetail
+from server.services.district_detail import DistrictDetail
 from shared.domain import EvidenceFlag, Placement, Stage, VisitKind
 
 
@@ -85,10 +85,10 @@ def build(session: Session, detail: DistrictDetail) -> DistrictPage:
     months = sorted(detail.owed)
     children = lookup.student_names(session, detail.sessions)
     schools = lookup.school_names(session, detail.school_visits)
-    it = detail.report["itinerant"]
+    it = detail.report.itinerant
     staff = lookup.user_names(
         session,
-        [r["username"] for r in it["instructors"]]
+        [r.username for r in it.instructors]
         + [u for users in detail.school_instructors.values() for u in users],
     )
     child_rows = [
@@ -101,17 +101,15 @@ def build(session: Session, detail: DistrictDetail) -> DistrictPage:
             sid,
             schools.get(sid, sid),
             n,
-            it["required_visits"],
+            it.required_visits,
             [staff.get(u, u) for u in detail.school_instructors.get(sid, [])],
         )
         for sid, n in detail.school_visits.items()
     ]
     school_rows.sort(key=lambda s: (s.covered, s.visits, s.name, s.school_id))
     instructor_rows = [
-        InstructorRow(
-            r["username"], staff.get(r["username"], r["username"]), r["schools"], r["covered"]
-        )
-        for r in it["instructors"]
+        InstructorRow(r.username, staff.get(r.username, r.username), r.schools, r.covered)
+        for r in it.instructors
     ]
     instructor_rows.sort(key=lambda r: (r.coverage, r.name))
     stages = [s.value for s in Stage]

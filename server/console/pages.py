@@ -6,7 +6,7 @@ from fastapi.responses import HTMLResponse, Response
 from server.console import charts, district_view, lookup
 from server.console.web import ConsoleRoute, ViewerDep, render
 from server.deps import SessionDep
-from server.services import compliance
+from server.services import compliance, district_detail
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -14,15 +14,15 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, viewer: ViewerDep, session: SessionDep, term: str = "") -> Response:
     chosen = lookup.term_or_400(term, session, viewer)
-    reports = compliance.all_reports(session, scope=viewer.scope, term_id=chosen.id)["districts"]
+    reports = compliance.all_reports(session, scope=viewer.scope, term_id=chosen.id).districts
     pending = compliance.pending_reviews(
         session,
         scope=viewer.scope,
         term_id=chosen.id,
-        district_codes=[r["district_code"] for r in reports],
+        district_codes=[r.district_code for r in reports],
     )
     instructors = lookup.user_names(
-        session, (row["username"] for r in reports for row in r["itinerant"]["instructors"])
+        session, (row.username for r in reports for row in r.itinerant.instructors)
     )
     return render(
         request,
@@ -42,7 +42,7 @@ def district(
     request: Request, code: str, viewer: ViewerDep, session: SessionDep, term: str = ""
 ) -> Response:
     chosen = lookup.term_or_400(term, session, viewer)
-    detail = compliance.district_detail(
+    detail = district_detail.district_detail(
         session, scope=viewer.scope, district_code=code, term_id=chosen.id
     )
     return render(

@@ -13,7 +13,6 @@ day (``shared.judge.policy_for_month``: the sessions it owes, its subsidy cap); 
 figures by the one in force on the report's last counted day (``shared.judge.policy_for_term``).
 """
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,33 +28,36 @@ from server.services.policies import load_versions
 from server.settings import get_settings
 from shared import compliance as rules
 from shared import judge
-from shared.domain import Placement, ReviewStatus, Role, Stage, VisitKind
+from shared.domain import Placement, ReviewStatus, Stage, VisitKind
 from shared.policy import PolicyParams, PolicyVersion
+from shared.protocol import ComplianceReport, ComplianceReports
 from shared.terms import SHANGHAI, Term, TermError, parse_term
 
 
-def _term(term_id: str) -> Term:
+def term_or_refusal(term_id: str) -> Term:
     try:
         return parse_term(term_id, get_settings().calendar())
     except TermError:
         raise DomainError("invalid_term") from None
 
 
-def all_reports(session: Session, *, scope: Scope, term_id: str, today: date | None = None) -> dict:
-    term = _term(term_id)
+def all_reports(
+    session: Session, *, scope: Scope, term_id: str, today: date | None = None
+) -> ComplianceReports:
+    term = term_or_refusal(term_id)
     codes = [
         d.code
         for d in session.exec(
             select(District).where(scope.districts()).order_by(col(District.code))
         )
     ]
-    return {"term": term.id, "districts": _reports(session, codes, term, today)}
+    return ComplianceReports(term=term.id, districts=_reports(session, codes, term, today))
 
 
 def district_report(
     session: Session, *, scope: Scope, district_code: str, term_id: str, today: date | None = None
-) -> dict:
-    term = _term(term_id)
+) -> ComplianceReport:
+    term = term_or_refusal(term_id)
     if not scope.sees_district(district_code) or session.get(District, district_code) is None:
         raise DomainError("not_found")
     return _reports(session, [district_code], term, today)[0]
@@ -73,7 +75,7 @@ def pending_reviews(
     8 s on the province of bench/compliance.py, against 0.1 s)."""
     if not district_codes:
         return {}
-    lo, hi = _term(term_id).utc_bounds()
+    lo, hi = term_or_refusal(term_id).utc_bounds()
     pending: sa.ColumnElement[str] = sa.literal_column(f"'{ReviewStatus.PENDING.value}'")
     return {
         code: n
@@ -92,93 +94,17 @@ def pending_reviews(
     }
 
 
-@dataclass(frozen=True)
-class DistrictDetail:
-    """One district's report and the figures it was decided from (the console's district
-    page): every figure here is one the report counted, never a second count."""
-
-    report: dict
-    owed: dict[int, int]  # month (YYYYMM) -> sessions owed each child
-    # child on roll in home delivery -> month -> sessions of at least the minimum length
-    sessions: dict[str, dict[int, int]]
-    school_visits: dict[str, int]  # school in scope -> counted itinerant visits this term
-    school_instructors: dict[str, list[str]]  # school in scope -> instructors assigned
-    placements: dict[tuple[str, str], int]  # (stage, placement) -> children on roll
-    flags: dict[str, dict[str, int]]  # evidence flag -> visit kind -> counted visits with it
-
-
-def district_detail(
-    session: Session, *, scope: Scope, district_code: str, term_id: str, today: date | None = None
-) -> DistrictDetail:
-    """As ``district_report``, with the figures behind it; 404 outside the caller's scope."""
-    term = _term(term_id)
-    if not scope.sees_district(district_code) or session.get(District, district_code) is None:
-        raise DomainError("not_found")
-    g = _gather(session, [district_code], term, today)
-    report = _report(g, district_code)
-    owed = {int(m): n for m, n in report["service"]["required_by_month"].items()}
-    served = g.roster.served[district_code]
-    in_scope = g.roster.in_scope[district_code]
-    instructors: dict[str, list[str]] = {school: [] for school in in_scope}
-    for username, school_id in session.exec(
-        select(Assignment.username, Assignment.school_id).where(
-            col(Assignment.deleted).is_(False),
-            col(Assignment.school_id).in_(in_scope),
-            Assignment.district_code == district_code,
-        )
-    ):
-        instructors[school_id or ""].append(username)
-    placements = {
-        (stage, placement): n
-        for stage, placement, n in session.exec(
-            select(Student.stage, Student.placement, func.count())
-            .where(col(Student.active) == sa.true(), Student.district_code == district_code)
-            .group_by(Student.stage, Student.placement)
-        )
-    }
-    return DistrictDetail(
-        report=report,
-        owed=owed,
-        sessions={s: {m: g.sums.sessions.get((s, m), 0) for m in owed} for s in served},
-        school_visits={school: g.sums.school_visits.get(school, 0) for school in in_scope},
-        school_instructors={k: sorted(v) for k, v in instructors.items()},
-        placements=placements,
-        flags=_flag_counts(session, district_code, term),
-    )
-
-
-def _flag_counts(session: Session, district_code: str, term: Term) -> dict[str, dict[str, int]]:
-    """Counted visits of the term per evidence flag and visit kind (a visit with two flags
-    counts under each). Grouped by the stored list, so the database returns one row per
-    combination of flags, not per visit."""
-    lo, hi = term.utc_bounds()
-    flags = sa.cast(Visit.flags, sa.Text)  # PostgreSQL's json has no equality to group by
-    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for kind, listed, n in session.exec(
-        select(Visit.kind, flags, func.count())
-        .where(
-            Visit.district_code == district_code,
-            col(Visit.started_at) >= lo,
-            col(Visit.started_at) < hi,
-            col(Visit.counted) == sa.true(),
-            col(Visit.flagged) == sa.true(),
-        )
-        .group_by(Visit.kind, flags)
-    ):
-        for flag in json.loads(listed):
-            out[flag][kind] += n
-    return {flag: dict(kinds) for flag, kinds in out.items()}
-
-
-def _reports(session: Session, codes: list[str], term: Term, today: date | None) -> list[dict]:
+def _reports(
+    session: Session, codes: list[str], term: Term, today: date | None
+) -> list[ComplianceReport]:
     if not codes:
         return []
-    found = _gather(session, codes, term, today)
-    return [_report(found, code) for code in codes]
+    found = gather(session, codes, term, today)
+    return [report_of(found, code) for code in codes]
 
 
 @dataclass
-class _Gathered:
+class Gathered:
     """Everything the reports of ``codes`` are decided from (one read of the database)."""
 
     term: Term
@@ -191,7 +117,7 @@ class _Gathered:
     instructors: dict[str, list[dict[str, Any]]]
 
 
-def _gather(session: Session, codes: list[str], term: Term, today: date | None) -> _Gathered:
+def gather(session: Session, codes: list[str], term: Term, today: date | None) -> Gathered:
     today = today or _today()
     as_of = judge.report_day(term, today)
     versions = load_versions(session)
@@ -205,10 +131,10 @@ def _gather(session: Session, codes: list[str], term: Term, today: date | None) 
     roster = _roster_counts(session, codes, policy)
     sums = _visit_sums(session, codes, term, monthly)
     instructors = _instructors(session, codes, sums.school_visits, policy)
-    return _Gathered(term, as_of, policy, monthly, names, roster, sums, instructors)
+    return Gathered(term, as_of, policy, monthly, names, roster, sums, instructors)
 
 
-def _report(g: _Gathered, code: str) -> dict:
+def report_of(g: Gathered, code: str) -> ComplianceReport:
     p, sums, term = g.policy[code], g.sums, g.term
     total, count = g.roster.cap_counts.get(code, (0, 0))
     hd = rules.home_delivery(count, total, p.home_delivery_cap)
@@ -224,34 +150,36 @@ def _report(g: _Gathered, code: str) -> dict:
         str(m): rules.month_delivery(served, sums.sessions, m, owed)
         for m, owed in svc.months.items()
     }
-    return {
-        "district_code": code,
-        "district_name": g.names.get(code, ""),
-        "term": term.id,
-        "as_of": g.as_of.isoformat(),
-        "home_delivery": hd.__dict__,
-        "itinerant": {**cov.__dict__, "instructors": g.instructors.get(code, [])},
-        "service": {k: v for k, v in svc.__dict__.items() if k != "months"}
-        | {
-            "required_by_month": {str(m): n for m, n in svc.months.items()},
-            "sessions_by_month": {m: d.sessions for m, d in by_month.items()},
-            "students_meeting_by_month": {m: d.students_meeting for m, d in by_month.items()},
-        },
-        "visits": {
-            "total": n_visits,
-            "flagged": n_flagged,
-            "by_kind": {
-                kind: dict(
-                    zip(("total", "flagged"), sums.by_kind[code].get(kind, (0, 0)), strict=True)
-                )
-                for kind in VisitKind
+    return ComplianceReport.model_validate(
+        {
+            "district_code": code,
+            "district_name": g.names.get(code, ""),
+            "term": term.id,
+            "as_of": g.as_of.isoformat(),
+            "home_delivery": hd.__dict__,
+            "itinerant": {**cov.__dict__, "instructors": g.instructors.get(code, [])},
+            "service": {k: v for k, v in svc.__dict__.items() if k != "months"}
+            | {
+                "required_by_month": {str(m): n for m, n in svc.months.items()},
+                "sessions_by_month": {m: d.sessions for m, d in by_month.items()},
+                "students_meeting_by_month": {m: d.students_meeting for m, d in by_month.items()},
             },
-        },
-        "subsidy": {
-            "claimed_fen": rules.capped_by_month(sums.claimed[code], cap),
-            "approved_fen": rules.capped_by_month(sums.approved[code], cap),
-        },
-    }
+            "visits": {
+                "total": n_visits,
+                "flagged": n_flagged,
+                "by_kind": {
+                    kind: dict(
+                        zip(("total", "flagged"), sums.by_kind[code].get(kind, (0, 0)), strict=True)
+                    )
+                    for kind in VisitKind
+                },
+            },
+            "subsidy": {
+                "claimed_fen": rules.capped_by_month(sums.claimed[code], cap),
+                "approved_fen": rules.capped_by_month(sums.approved[code], cap),
+            },
+        }
+    )
 
 
 @dataclass
@@ -514,32 +442,12 @@ def _today() -> date:
     return datetime.now(SHANGHAI).date()
 
 
-def render_text(reports: list[dict], term_id: str) -> str:
-    """The report as a table for the terminal."""
-    lines = [
-        f"合规报告 {term_id}",
-        "区县代码  名称      送教人数/总数  比例     上限   余量  "
-        "巡回覆盖        达标学生       访问(标记)  补助申报(元)",
-    ]
-    for r in reports:
-        hd, it, sv, vi = r["home_delivery"], r["itinerant"], r["service"], r["visits"]
-        mark = "超标" if hd["over_cap"] else "  "
-        lines.append(
-            f"{r['district_code']}  {r['district_name']:<6}  {hd['count']:>5}/{hd['total']:<6} "
-            f"{hd['ratio']:.2%} {mark} {hd['cap']:.0%}  {hd['headroom']:>5}  "
-            f"{it['schools_covered']:>4}/{it['schools_in_scope']:<4} {it['coverage']:.0%}  "
-            f"{sv['students_meeting_standard']:>5}/{sv['students']:<5}  "
-            f"{vi['total']:>6}({vi['flagged']})  {r['subsidy']['claimed_fen'] / 100:,.2f}"
-        )
-    return "\n".join(lines)
-
-
 __all__ = [
-    "DistrictDetail",
-    "pending_reviews",
+    "Gathered",
     "all_reports",
-    "district_detail",
     "district_report",
-    "render_text",
-    "Role",
+    "gather",
+    "pending_reviews",
+    "report_of",
+    "term_or_refusal",
 ]
