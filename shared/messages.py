@@ -1084,6 +1084,14 @@ ZH_CN: dict[str, str] = {
     "console.visit.before": "修改前",
     "console.visit.after": "修改后",
     "console.visit.unchanged": "内容未变",
+    # the phone's number and date formats (mobile/ui/format.py), moved with the templates
+    "ui.unit.yuan": "{amount} 元",
+    "ui.date.short": "{month}月{day}日",
+    "ui.date.short_time": "{month}月{day}日 {time}",
+    # the field app's commands (mobile/cli.py, mobile/app.py), moved with the templates
+    "cli.app.help": "以网页方式运行手机端",
+    "cli.app.description": "送教通 手机端",
+    "cli.app.serving": "送教通 手机端（网页版）：{url}  数据目录：{data}",
     # --- end of console templates ---
 }
 
