@@ -141,7 +141,7 @@ def serve(*, server: str, port: int, host: str = "127.0.0.1") -> int:
     os.environ.setdefault("FLET_SECRET_KEY", secrets.token_hex(16))
     os.environ.setdefault("FLET_MAX_UPLOAD_SIZE", str(32 * 1024 * 1024))
     print(
-        f"送教通 手机端（网页版）：http://{host}:{port}/  数据目录：{data_dir().resolve()}",
+        t("cli.app.serving", url=f"http://{host}:{port}/", data=data_dir().resolve()),
         flush=True,
     )
     if note := legacy_store_note(data_dir()):
@@ -166,7 +166,9 @@ def serve(*, server: str, port: int, host: str = "127.0.0.1") -> int:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mobile.app", description="送教通 手机端")
+    parser = argparse.ArgumentParser(
+        prog="python -m mobile.app", description=t("cli.app.description")
+    )
     parser.add_argument("--server", default=DEFAULT_SERVER)
     parser.add_argument("--port", type=int, default=8550)
     args = parser.parse_args(argv)

@@ -398,7 +398,9 @@ ZH_CN: dict[str, str] = {
     "mobile.bad_response": "服务器返回的内容无法识别，记录已保存在本机，稍后会自动重试",
     "mobile.request_refused": "服务器拒绝了请求（{status}）：{message}",
     "mobile.signed_out": "登录已失效（可能已在管理端被撤销），请重新登录；本机记录不会丢失",
-    "mobile.bad_server_url": "服务器地址应以 http:// 或 https:// 开头，例如 http://192.168.1.10:8000",
+    "mobile.bad_server_url": (
+        "服务器地址应以 http:// 或 https:// 开头，例如 http://192.168.1.10:8000"
+    ),
     "mobile.other_user_pending": "本机还有用户 {username} 的 {count} 条记录未同步，"
     "请该用户登录并同步后再切换账号",
     "mobile.store_newer": "本机数据由更新版本的应用创建，请升级应用",
@@ -883,6 +885,214 @@ ZH_CN: dict[str, str] = {
     "audit.entity.roster_staff": "教职工名册",
     "audit.entity.roster_assignments": "分配名册",
     # -- end desk-admin ------------------------------------------------------------------------
+    # --- console templates (server/console/templates/*.html): each page's own labels and
+    # sentences, keyed console.<page>.*; a sentence with values takes placeholders, so a
+    # translation may reorder them. Texts several pages share are console.common.*. ---
+    # the frame of every page (base.html)
+    "console.base.site_title": "送教通协调员控制台",
+    "console.base.brand": "送教通 · 协调员控制台",
+    "console.nav.dashboard": "合规总览",
+    "console.nav.visits": "访问记录",
+    "console.nav.subsidies": "交通补助",
+    "console.nav.policies": "政策参数",
+    "console.nav.audit": "审计日志",
+    "console.nav.devices": "设备管理",
+    "console.nav.roster": "名册",
+    "console.nav.assignments": "分配",
+    "console.nav.users": "账号管理",
+    "console.base.who_district": "{name}（{role}，{district}）",
+    # shared by several pages
+    "console.common.date_span": "{start} 至 {end}",
+    "console.term.first": "{year}学年第一学期（{id}）",
+    "console.term.second": "{year}学年第二学期（{id}）",
+    # error.html, login.html, password.html
+    "console.error.title": "出错了",
+    "console.error.not_found": "未找到",
+    "console.error.forbidden": "没有权限",
+    "console.error.to_login": "前往登录",
+    "console.login.sign_in": "登录",
+    "console.login.audience": (
+        "供区县特教指导中心和市教育局使用。送教教师和巡回指导教师请使用手机端。"
+    ),
+    "console.password.note": (
+        "修改后，您在其他浏览器上的控制台登录和所有手机上的登录都将退出。新密码至少 8 个字符。"
+    ),
+    "console.password.old": "原密码",
+    "console.password.new": "新密码",
+    "console.password.again": "再次输入新密码",
+    "console.common.person_name": "姓名",
+    "console.common.person": "{name}（{username}，{role}）",
+    # devices.html, device_revoke.html
+    "console.devices.intro_city": (
+        "全部区县工作人员登录过的设备。手机丢失或转借时请撤销，该设备下次同步时需重新登录。最多"
+        "显示 {limit} 条。"
+    ),
+    "console.devices.intro_district": (
+        "本区县工作人员登录过的设备。手机丢失或转借时请撤销，该设备下次同步时需重新登录。最多显"
+        "示 {limit} 条。"
+    ),
+    "console.devices.signed_in_at": "登录时间",
+    "console.devices.last_used": "最近使用",
+    "console.devices.unused": "未使用",
+    "console.devices.revoked_at": "已撤销（{at}）",
+    "console.devices.revoke": "撤销…",
+    "console.devices.none": "没有登录过的设备",
+    "console.devices.sign_out_heading": "退出某人的所有登录",
+    "console.devices.sign_out_note": (
+        "账号被盗用或人员离岗时使用：该用户在所有浏览器上的控制台登录和所有手机上的登录都将失效"
+        "，需重新登录。"
+    ),
+    "console.device_revoke.title": "确认撤销设备",
+    "console.device_revoke.already": "该设备已撤销。",
+    "console.device_revoke.note": (
+        "撤销后，这台设备立即不能再同步，需重新登录；设备上尚未同步的记录保留在设备上，重新登录"
+        "后可继续上传。"
+    ),
+    "console.device_revoke.confirm": "确认撤销",
+    "console.device_revoke.cancel": "取消，返回设备管理",
+    "console.common.open_paren": "（",
+    "console.common.close_paren": "）",
+    "console.common.all": "全部",
+    "console.common.name_code": "{name}（{code}）",
+    "console.common.filter": "筛选",
+    "console.common.export_csv": "导出 CSV",
+    "console.common.time": "时间",
+    "console.common.no_match": "没有符合条件的记录",
+    "console.common.prev_page": "上一页",
+    "console.common.next_page": "下一页",
+    # dashboard.html
+    "console.dashboard.coverage": "巡回指导覆盖",
+    "console.dashboard.sessions_met": "送教频次达标",
+    "console.dashboard.visits_flagged": "访问（有标记）",
+    "console.dashboard.subsidy_yuan": "交通补助（元）",
+    "console.dashboard.count_total": "人数/总数",
+    "console.dashboard.ratio": "比例",
+    "console.dashboard.headroom": "余量",
+    "console.dashboard.claimed": "申报",
+    "console.dashboard.approved": "已审核通过",
+    "console.dashboard.over_cap": "超标",
+    "console.dashboard.over_by": "超出 {n} 人",
+    "console.dashboard.room_for": "还可 {n} 人",
+    "console.dashboard.coverage_cell": "{covered}/{schools}（{share}）",
+    "console.dashboard.month_xlsx": "本月补助 XLSX",
+    "console.dashboard.no_districts": "没有可查看的区县",
+    "console.dashboard.ratio_note": (
+        "比例 = 义务教育阶段在籍送教上门人数 ÷ 义务教育阶段在籍残疾儿童总数；余量 = ⌊上限 × 总"
+        "数⌋ − 送教人数。访问含待审核和有标记的记录，不含已退回和已删除的记录。"
+    ),
+    "console.dashboard.charts": "图表",
+    "console.dashboard.chart_note": "{title}：{note}",
+    "console.dashboard.sessions_note": (
+        "每月送教次数只计不短于规定时长的送教；应送教 = 送教上门学生数 × 当月每人应送教次数（按"
+        "教学日折算，假期不计）。"
+    ),
+    # audit.html
+    "console.audit.intro_city": (
+        "全部区县的查看、导出、审核、导入、修改和撤销记录，时间为北京时间。查看本页和导出本日志"
+        "也会记入日志。"
+    ),
+    "console.audit.intro_district": (
+        "本区县的查看、导出、审核、导入、修改和撤销记录，时间为北京时间。查看本页和导出本日志也"
+        "会记入日志。"
+    ),
+    "console.audit.person": "人员（用户名或姓名）",
+    "console.audit.child": "学生（学生编号或姓名）",
+    "console.audit.action": "操作",
+    "console.audit.since": "起始日期",
+    "console.audit.until": "截止日期",
+    "console.audit.count": (
+        "共 {total} 条，第 {page}/{last} 页。CSV 最多导出 {limit} 条（最新的在前）。"
+    ),
+    "console.audit.actor": "操作人",
+    "console.audit.entity": "对象",
+    "console.audit.device_address": "设备 / 地址",
+    "console.audit.device_n": "设备 {id}",
+    "console.common.pages": "分页",
+    # the review form, on visits.html (bulk) and visit.html
+    "console.review.reason_code": "理由类别",
+    "console.review.no_code": "（不选）",
+    "console.review.approve": "通过",
+    "console.review.reject": "退回",
+    # visits.html
+    "console.visits.student_hint": "姓名或学籍号",
+    "console.visits.school_hint": "校名或编号",
+    "console.visits.q_hint": "内容、姓名、编号",
+    "console.visits.reset": "清除条件",
+    "console.visits.count": (
+        "共 {total} 条（不含已删除的记录），第 {page}/{pages} 页，每页 50 条，时间为北京时间。"
+    ),
+    "console.visits.picked": "勾选的记录：",
+    "console.visits.note": "说明",
+    "console.visits.note_hint": "退回时必填理由或说明",
+    "console.visits.bulk_approve": "批量通过",
+    "console.visits.bulk_reject": "批量退回",
+    "console.visits.pick_page": "全选本页",
+    "console.visits.pick": "选择",
+    "console.visits.subject": "学生/学校",
+    "console.visits.minutes": "时长（分钟）",
+    "console.visits.km": "往返里程（公里）",
+    "console.visits.flag_resolved": "已处理：{reason}",
+    "console.visits.none": "没有符合条件的访问记录",
+    "console.common.list_sep": "、",
+    # visit.html
+    "console.visit.title": "访问详情",
+    "console.visit.back": "← 返回访问记录",
+    "console.visit.heading": "{kind}：{subject}（{started}）",
+    "console.visit.basics": "基本信息",
+    "console.visit.id": "访问编号",
+    "console.visit.duration": "时长",
+    "console.visit.minutes": "{n} 分钟",
+    "console.visit.received_at": "上传时间",
+    "console.visit.received": "{at}（第 {version} 版）",
+    "console.visit.positions": "签到与签退",
+    "console.visit.position": "位置",
+    "console.visit.accuracy": "定位精度",
+    "console.visit.distance_from": "距{place}",
+    "console.visit.no_place": "无登记位置",
+    "console.visit.home_content": "送教内容",
+    "console.visit.not_filled": "未填写",
+    "console.visit.itinerant_content": "巡回指导内容",
+    "console.visit.due": "（完成期限 {date}）",
+    "console.visit.travel": "交通与补助",
+    "console.visit.mode": "出行方式",
+    "console.visit.not_claimed": "未申报",
+    "console.visit.origin": "出发地",
+    "console.visit.shared_with": "同行教师",
+    "console.visit.flag": "标记",
+    "console.visit.flag_reason": "原因",
+    "console.visit.flag_note": "处理说明",
+    "console.visit.partner": "{start}–{end} {kind}（{subject}，{teacher}）",
+    "console.visit.resolved_by": "— {who}，{at}",
+    "console.visit.unresolved": "未处理",
+    "console.visit.resolved_mark": "（已处理）",
+    "console.visit.record_note": "记录处理说明",
+    "console.visit.no_flags": "没有证据标记。",
+    "console.visit.photo_alt": "访问照片",
+    "console.visit.photo_logged": "查看照片会记入访问日志。",
+    "console.visit.no_photos": "没有照片。",
+    "console.visit.review_reason": "审核意见",
+    "console.visit.reviewer": "审核人",
+    "console.visit.reviewed_by": "{who}，{at}",
+    "console.visit.review_reason_hint": "审核意见（退回时须选择理由类别或填写意见）",
+    "console.visit.history": "修改记录",
+    "console.visit.change": "内容",
+    "console.visit.version": "第 {version} 版",
+    "console.visit.actor_device": "{actor}，{device}",
+    "console.visit.reason_suffix": "：{reason}",
+    "console.visit.flag_resolution": "{flag}：{reason}",
+    "console.visit.item": "项目",
+    "console.visit.before": "修改前",
+    "console.visit.after": "修改后",
+    "console.visit.unchanged": "内容未变",
+    # the phone's number and date formats (mobile/ui/format.py), moved with the templates
+    "ui.unit.yuan": "{amount} 元",
+    "ui.date.short": "{month}月{day}日",
+    "ui.date.short_time": "{month}月{day}日 {time}",
+    # the field app's commands (mobile/cli.py, mobile/app.py), moved with the templates
+    "cli.app.help": "以网页方式运行手机端",
+    "cli.app.description": "送教通 手机端",
+    "cli.app.serving": "送教通 手机端（网页版）：{url}  数据目录：{data}",
+    # --- end of console templates ---
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"zh-CN": ZH_CN}

@@ -7,12 +7,13 @@ from collections.abc import Callable, Sequence
 
 from mobile import cli as app_commands
 from server import cli as server_commands
+from shared.messages import t
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="songjiao", description="送教通")
+    parser = argparse.ArgumentParser(prog="songjiao", description=t("ui.app_title"))
     sub = parser.add_subparsers(dest="command", required=True)
     server_commands.add_commands(sub)
     app_commands.add_commands(sub)

@@ -11,12 +11,14 @@ from shared.messages import t
 from shared.terms import SHANGHAI
 
 INPUT_FORMAT = "%Y-%m-%d %H:%M"
+# A time typed with a Chinese keyboard's colon is still a time (input, not text shown).
+_FULLWIDTH_COLON = {0xFF1A: ":"}
 
 
 def money(fen: int | None) -> str:
     fen = fen or 0
     sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d} 元"
+    return t("ui.unit.yuan", amount=f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}")
 
 
 def km(metres: int | None) -> str:
@@ -43,7 +45,11 @@ def clock_time(moment: datetime | str | None) -> str:
 def day_time(moment: datetime | str | None) -> str:
     """11月12日 10:05"""
     value = local(moment)
-    return f"{value.month}月{value.day}日 {value:%H:%M}" if value else ""
+    return (
+        t("ui.date.short_time", month=value.month, day=value.day, time=f"{value:%H:%M}")
+        if value
+        else ""
+    )
 
 
 def time_beside(moment: datetime | str | None, other: datetime | str | None) -> str:
@@ -56,7 +62,7 @@ def time_beside(moment: datetime | str | None, other: datetime | str | None) -> 
 
 def day(value: date) -> str:
     """11月12日"""
-    return f"{value.month}月{value.day}日"
+    return t("ui.date.short", month=value.month, day=value.day)
 
 
 def iso_day(value: object) -> date | None:
@@ -85,7 +91,7 @@ def input_text(moment: datetime | str | None) -> str:
 
 def parse_input(text: str) -> datetime | None:
     """The time a teacher typed (China time), or None when it is not one."""
-    text = text.strip().replace("/", "-").replace("：", ":")
+    text = text.strip().replace("/", "-").translate(_FULLWIDTH_COLON)
     for fmt in (INPUT_FORMAT, "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"):
         try:
             return datetime.strptime(text, fmt).replace(tzinfo=SHANGHAI)

@@ -13,6 +13,7 @@ from typing import Any, overload
 import flet as ft
 
 from mobile.ui import fonts
+from shared.messages import t
 
 TOUCH = 52  # button height, px: comfortably above the 48 px minimum target
 TEXT = 17
@@ -33,7 +34,7 @@ OnSelect = Callable[[ft.Event[ft.Chip]], Awaitable[None]]
 
 
 def apply_theme(page: ft.Page) -> None:
-    page.title = "送教通"
+    page.title = t("ui.app_title")
     page.fonts = {fonts.FAMILY: fonts.asset()}
     page.theme_mode = ft.ThemeMode.LIGHT
     page.theme = ft.Theme(
