@@ -41,7 +41,6 @@ PENDING = {
     "server/limits.py",
     "server/main.py",
     "server/services/assignments.py",
-    "server/services/compliance.py",
     "server/services/review_codes.py",
     "server/services/roster.py",
     "server/services/roster_cells.py",
