@@ -2,9 +2,10 @@
 page and the visit log, on the demo and on the 1,000,000-visit province.
 
 Run: ``.venv/bin/python bench/console.py`` (``--requests N`` per page on the demo, default 40;
-``--province-requests N`` on the province, default 10; ``--skip-province``).
+``--province-requests N`` on the province, default 10; ``--skip-province``; ``--database
+postgresql`` for PostgreSQL at 127.0.0.1:5432, a scratch database made and dropped per dataset).
 
-Each dataset is served by ``songjiao serve`` (a child process, SQLite) and asked one request at
+Each dataset is served by ``songjiao serve`` (a child process) and asked one request at
 a time over a kept-alive local connection, so a request's wall time is the server's time plus
 a local round trip (well under a millisecond here). After 3 warm-up requests each page is
 asked N times; printed: p50 and p95 (nearest rank) per page and viewer, and the ratio of each
@@ -22,20 +23,21 @@ Targets: p95 under 300 ms on the demo, under 1.5 s on the province.
 """
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
+import sqlalchemy as sa
 from _common import ROOT, Server, machine, percentile, verdict
-from compliance import TERM, build, dataset_path
+from compliance import PG_ADMIN, TERM, build, dataset_path, postgres_copy
 
 from server.security import hash_password
 
@@ -128,8 +130,31 @@ def run(label: str, url: str, workdir: Path, viewers: dict[str, str], code: str,
     return ok
 
 
-def demo(workdir: Path, n: int) -> bool:
-    url = f"sqlite:///{workdir / 'demo.db'}"
+@contextlib.contextmanager
+def postgres_scratch() -> Iterator[str]:
+    """An empty PostgreSQL database, dropped on leaving."""
+    name = f"sj_bench_console_{int(time.time())}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def demo(workdir: Path, n: int, database: str) -> bool:
+    with contextlib.ExitStack() as stack:
+        if database == "postgresql":
+            url = stack.enter_context(postgres_scratch())
+        else:
+            url = f"sqlite:///{workdir / 'demo.db'}"
+        return _demo(workdir, n, url)
+
+
+def _demo(workdir: Path, n: int, url: str) -> bool:
     t0 = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "server.cli", "demo", "--today", DEMO_TODAY],
@@ -148,27 +173,38 @@ def demo(workdir: Path, n: int) -> bool:
     return run("demo", url, workdir, viewers, DEMO_DISTRICT, n)
 
 
-def province(workdir: Path, n: int) -> bool:
+def province(workdir: Path, n: int, database: str) -> bool:
     source = dataset_path()
     if not source.exists():
         t0 = time.perf_counter()
         build(source)
         print(f"built {source.relative_to(ROOT)} in {time.perf_counter() - t0:.0f} s")
-    copy = workdir / "province.db"
-    shutil.copyfile(source, copy)
     digest = hash_password(PASSWORD)
-    with sqlite3.connect(copy) as conn:
-        conn.executemany(
-            "INSERT INTO app_user (username, name, role, district_code, password_hash, active, "
-            "created_at) VALUES (?, ?, ?, ?, ?, 1, '2025-09-01 00:00:00.000000')",
-            [
-                ("bench-admin", "基准管理员", "admin", None, digest),
-                (f"c_{PROVINCE_DISTRICT}", "基准协调员", "coordinator", PROVINCE_DISTRICT, digest),
-            ],
-        )
-    print(f"province: {source.relative_to(ROOT)} copied with 2 users")
+    users = [
+        {"u": "bench-admin", "n": "基准管理员", "r": "admin", "d": None, "h": digest},
+        {"u": f"c_{PROVINCE_DISTRICT}", "n": "基准协调员", "r": "coordinator"}
+        | {"d": PROVINCE_DISTRICT, "h": digest},
+    ]
+    # As each backend stores a time: SQLite as SQLAlchemy writes it, PostgreSQL timestamptz.
+    stamp = "2025-09-01 00:00:00" + ("+00" if database == "postgresql" else ".000000")
+    add_users = sa.text(
+        "INSERT INTO app_user (username, name, role, district_code, password_hash, active, "
+        f"created_at) VALUES (:u, :n, :r, :d, :h, true, '{stamp}')"
+    )
     viewers = {"coordinator": f"c_{PROVINCE_DISTRICT}", "admin": "bench-admin"}
-    return run("province", f"sqlite:///{copy}", workdir, viewers, PROVINCE_DISTRICT, n)
+    with contextlib.ExitStack() as stack:
+        if database == "postgresql":
+            url = stack.enter_context(postgres_copy(source))
+        else:
+            copy = workdir / "province.db"
+            shutil.copyfile(source, copy)
+            url = f"sqlite:///{copy}"
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(add_users, users)
+        engine.dispose()
+        print(f"province: {source.relative_to(ROOT)} on {database}, with 2 users")
+        return run("province", url, workdir, viewers, PROVINCE_DISTRICT, n)
 
 
 def main() -> int:
@@ -176,13 +212,15 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--province-requests", type=int, default=10)
     parser.add_argument("--skip-province", action="store_true")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     print(machine())
+    print(f"database: {args.database}")
     met = True
     with tempfile.TemporaryDirectory(dir=ROOT / "var") as tmp:
-        met &= demo(Path(tmp), args.requests)
+        met &= demo(Path(tmp), args.requests, args.database)
         if not args.skip_province:
-            met &= province(Path(tmp), args.province_requests)
+            met &= province(Path(tmp), args.province_requests, args.database)
     print(f"\nall targets: {verdict(met)}")
     return 0
 
