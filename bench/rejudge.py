@@ -17,8 +17,12 @@ total it prints the longest and the median page: the time a push may wait for th
 Before the job (2026-12-02, the 2-core test machine, niced, beside other benchmarks, SQLite):
 one district, 6,517 visits judged and changed in 6.0 s (about 1,080 a second); city-wide,
 990,090 judged, 983,573 changed in 1,187 s (about 830 a second, 20 minutes), all in one
-transaction holding the write lock, so phones' pushes waited that long. bench/RESULTS.md does
-not have these figures yet.
+transaction holding the write lock, so phones' pushes waited that long.
+
+As a job (2026-12-02, same machine, niced, beside another engineer's tests; pages of 250): one
+district 6,517 visits in 2.0 s (3,313 a second; pages: median 75 ms, longest 109 ms); city-wide
+990,090 judged, 983,573 changed in 410 s (2,413 a second), 3,961 pages, median 95 ms, longest
+1,346 ms: the longest a push waited for the lock. bench/RESULTS.md section 12.
 """
 
 import argparse

@@ -758,7 +758,7 @@ ZH_CN: dict[str, str] = {
     "rejudge.title": "重新判定进度",
     "rejudge.heading": "政策已保存：{scope}，{date} 起（第 {version} 版）",
     "rejudge.preview_slow": (
-        "记录较多：重新判定约每秒一千条，需要几分钟。它在服务器后台分批进行，"
+        "记录较多：重新判定约每秒两千条，需要几分钟。它在服务器后台分批进行，"
         "手机同步不受影响；保存后可在进度页查看，也可以关闭页面。"
     ),
     "rejudge.same_params": "该日期已有相同参数的版本，没有写入新版本，也没有重新判定。",
