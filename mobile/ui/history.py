@@ -37,7 +37,8 @@ class HistoryScreen(BaseScreen):
         self.badge = SyncBadge(app)
         self.title = ft.Text("", size=w.TITLE, weight=ft.FontWeight.BOLD)
         self.money = ft.Column(spacing=2)
-        self.items = ft.Column(spacing=8)
+        # Full-width cards, as on the home screen, whatever the length of their lines.
+        self.items = ft.Column(spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
         self.refresh()
 
     def build(self) -> ft.View:
