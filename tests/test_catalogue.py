@@ -22,12 +22,13 @@ PACKAGES = ("server", "mobile", "songjiao")
 EXCLUDED = {
     # invented demo data (children's, schools' and districts' names), not UI text
     "server/demo",
+    # what an uploaded roster may say (column headers such as 区县代码, cell words such as
+    # 随班就读, 一级, 是): input to recognise, kept apart from the rosters' messages
+    "server/services/roster_spellings.py",
 }
 # Still to move (each still holds Chinese: the test says so when one is clean, so that this
 # list only shrinks).
 PENDING = {
-    "server/services/roster_cells.py",
-    "server/services/roster_parse.py",
     "mobile/apk.py",
     "mobile/core/sync.py",
     "mobile/ui/history.py",
