@@ -36,8 +36,14 @@ CHOICES: dict[str, dict[str, str]] = {
         ("role", Role),
     )
 }
-# How a code is shown in "可选：…" hints.
-LABELS = {code: t(f"roster.choice.{code}") for words in CHOICE_WORDS.values() for code in words}
+# How a code is shown in "可选：…" hints: a stage or a placement as the console names it, the
+# others by the roster's own short words (协调员 where the console says 区县协调员).
+_LABEL_KEYS = {"stage": "stage", "placement": "placement"}
+LABELS = {
+    code: t(f"{_LABEL_KEYS.get(name, 'roster.choice')}.{code}")
+    for name, words in CHOICE_WORDS.items()
+    for code in words
+}
 _PHONE = re.compile(r"\+?[0-9][0-9\- ]{2,30}")
 _FORBIDDEN_IN_ID = re.compile(r"[|\x00-\x1f]")  # "|" joins ids in assignment keys
 
