@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mobile.ui import fonts
+from shared.messages import t
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TARGET = ROOT / "build" / "apk"
@@ -123,7 +124,7 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", default=str(DEFAULT_TARGET))
     args = parser.parse_args(argv)
     target = stage(Path(args.target))
-    print(f"已生成：{target}\n下一步（需联网）：cd {target} && flet build apk")
+    print(t("cli.apk.staged", target=target))
     return 0
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from server.db import get_engine, migrate
 from server.services.errors import DomainError
+from shared.messages import t
 from shared.protocol import ComplianceReport
 
 Handler = Callable[[argparse.Namespace], int]
@@ -26,7 +27,6 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.settings import get_settings
-    from shared.messages import t
 
     settings = get_settings()
     if args.workers > 1:
@@ -39,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
             print(t("cli.workers_need_postgresql", workers=args.workers), file=sys.stderr)
             return 2
     migrate()  # once, before any worker starts
-    print(f"送教通 服务已启动：http://{args.host}:{args.port}/  （API 文档 /docs，控制台 /login）")
+    print(t("cli.serving", host=args.host, port=args.port))
     uvicorn.run(
         "server.main:create_served_app",
         factory=True,
@@ -90,11 +90,11 @@ def _user_add(args: argparse.Namespace) -> int:
 
     migrate()
     if sys.stdin.isatty():
-        password = getpass.getpass("密码：")
+        password = getpass.getpass(t("cli.user.password_prompt"))
     else:
         password = sys.stdin.readline().rstrip("\n")
     if not password:
-        print("密码不能为空", file=sys.stderr)
+        print(t("cli.user.password_empty"), file=sys.stderr)
         return 2
     with Session(get_engine()) as session:
         try:
@@ -111,7 +111,7 @@ def _user_add(args: argparse.Namespace) -> int:
         except DomainError as exc:
             print(exc.message, file=sys.stderr)
             return 1
-    print(f"已创建用户 {args.username}（{args.role}）")
+    print(t("cli.user.created", username=args.username, role=args.role))
     return 0
 
 
@@ -147,49 +147,46 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        from shared.messages import t
-
         raise argparse.ArgumentTypeError(t("demo.bad_today")) from None
 
 
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
-        raise argparse.ArgumentTypeError("必须是正整数")
+        raise argparse.ArgumentTypeError(t("cli.positive"))
     return value
 
 
 def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """The server's sub-commands, each with its ``handler``."""
-    serve = sub.add_parser("serve", help="运行 API 与协调员控制台")
+    serve = sub.add_parser("serve", help=t("cli.serve.help"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
         "--workers",
         type=_positive,
         default=1,
-        help="服务进程数（大于 1 时需要 PostgreSQL 与共享的限流存储，如 Redis）",
+        help=t("cli.serve.workers"),
     )
     serve.set_defaults(handler=_serve)
-    demo = sub.add_parser("demo", help="载入杭州演示数据")
+    demo = sub.add_parser("demo", help=t("cli.demo.help"))
     # Where `songjiao serve` will listen, so that the console address printed is the real one.
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument(
         "--today",
         type=_day,
-        help="演示以哪一天为今天（YYYY-MM-DD；默认今天或 SONGJIAO_DEMO_TODAY）："
-        "载入该日所在学期至前一天的记录",
+        help=t("cli.demo.today"),
     )
     demo.set_defaults(handler=_demo)
-    roster = sub.add_parser("roster", help="名册")
+    roster = sub.add_parser("roster", help=t("console.nav.roster"))
     roster_sub = roster.add_subparsers(dest="roster_command", required=True)
-    imp = roster_sub.add_parser("import", help="导入名册 CSV/XLSX")
+    imp = roster_sub.add_parser("import", help=t("cli.roster.import"))
     imp.add_argument("files", nargs="+")
     imp.set_defaults(handler=_roster_import)
-    user = sub.add_parser("user", help="用户")
+    user = sub.add_parser("user", help=t("cli.user.help"))
     user_sub = user.add_subparsers(dest="user_command", required=True)
-    add = user_sub.add_parser("add", help="创建用户（从标准输入读取密码）")
+    add = user_sub.add_parser("add", help=t("cli.user.add"))
     add.add_argument("username")
     add.add_argument(
         "--role", required=True, choices=["teacher", "itinerant", "coordinator", "admin"]
@@ -198,7 +195,7 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     add.add_argument("--name")
     add.add_argument("--base-school", dest="base_school")
     add.set_defaults(handler=_user_add)
-    comp = sub.add_parser("compliance", help="合规报告")
+    comp = sub.add_parser("compliance", help=t("cli.compliance.help"))
     comp.add_argument("--term", required=True)
     comp.add_argument("--district")
     comp.add_argument("--json", action="store_true")
@@ -206,7 +203,7 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m server.cli", description="送教通 服务端")
+    parser = argparse.ArgumentParser(prog="python -m server.cli", description=t("cli.description"))
     add_commands(parser.add_subparsers(dest="command", required=True))
     return parser
 
@@ -214,13 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
 def render_report(reports: list[ComplianceReport], term_id: str) -> str:
     """The report as a table for the terminal."""
     lines = [
-        f"合规报告 {term_id}",
-        "区县代码  名称      送教人数/总数  比例     上限   余量  "
-        "巡回覆盖        达标学生       访问(标记)  补助申报(元)",
+        t("cli.report.title", term=term_id),
+        t("cli.report.columns"),
     ]
     for r in reports:
         hd, it, sv, vi = r.home_delivery, r.itinerant, r.service, r.visits
-        mark = "超标" if hd.over_cap else "  "
+        mark = t("console.dashboard.over_cap") if hd.over_cap else "  "
         lines.append(
             f"{r.district_code}  {r.district_name:<6}  {hd.count:>5}/{hd.total:<6} "
             f"{hd.ratio:.2%} {mark} {hd.cap:.0%}  {hd.headroom:>5}  "

@@ -87,9 +87,9 @@ def _is_page(scope: Scope) -> bool:
 _PAGE = (
     '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1">'
-    "<title>{title} · 送教通协调员控制台</title>"
+    "<title>{title} · {site}</title>"
     '<link rel="stylesheet" href="/console/static/console.css"></head><body>'
-    '<header class="top"><a class="brand" href="/dashboard">送教通 · 协调员控制台</a></header>'
+    '<header class="top"><a class="brand" href="/dashboard">{brand}</a></header>'
     '<main><section class="error-page"><h1>{title}</h1><p class="flash error">{message}</p>'
     '<p><a href="/dashboard">{back}</a></p></section></main></body></html>'
 )
@@ -102,6 +102,8 @@ async def _refuse(
     if page:
         body = _PAGE.format(
             title=html.escape(t("console.cannot_complete")),
+            site=html.escape(t("console.base.site_title")),
+            brand=html.escape(t("console.base.brand")),
             message=html.escape(message),
             back=html.escape(t("console.back_to_dashboard")),
         ).encode()

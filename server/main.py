@@ -17,6 +17,7 @@ from server.limits import BodyLimit
 from server.rejudge_worker import RejudgeWorker
 from server.services.throttle import LoginThrottle
 from server.settings import get_settings
+from shared.messages import t
 
 
 @asynccontextmanager
@@ -40,7 +41,7 @@ def create_app() -> FastAPI:
     # One schema per model for requests and answers alike: generated clients (openapi-python-client)
     # refuse two models of one name, such as PolicyParams read in a PUT and sent in a pull.
     app = FastAPI(
-        title="送教通 API",
+        title=t("api.title"),
         version="0.1.0",
         docs_url=None,
         redoc_url=None,

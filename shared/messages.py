@@ -1033,7 +1033,6 @@ ZH_CN: dict[str, str] = {
     "console.visits.km": "往返里程（公里）",
     "console.visits.flag_resolved": "已处理：{reason}",
     "console.visits.none": "没有符合条件的访问记录",
-    "console.common.list_sep": "、",
     # visit.html
     "console.visit.title": "访问详情",
     "console.visit.back": "← 返回访问记录",
@@ -1092,7 +1091,342 @@ ZH_CN: dict[str, str] = {
     "cli.app.help": "以网页方式运行手机端",
     "cli.app.description": "送教通 手机端",
     "cli.app.serving": "送教通 手机端（网页版）：{url}  数据目录：{data}",
+    # visits_bulk.html
+    "console.visits_bulk.title": "批量审核结果",
+    "console.visits_bulk.refused": "未处理的记录",
+    "console.visits_bulk.review_again": "查看并重新审核",
+    "console.visits_bulk.done.approved": "已通过的记录",
+    "console.visits_bulk.done.rejected": "已退回的记录",
+    # policies.html
+    "console.policies.intro": (
+        "今天（{today}，北京时间）生效的参数。区县有自己的版本时以区县版本为准，否则用全市默认；都"
+        "没有时用系统默认值。与全市默认不同的数值标为{badge}。"
+    ),
+    "console.policies.read_only": "政策由市级管理员设定，协调员只读。",
+    "console.policies.this_district": "本区县",
+    "console.policies.new": "新增政策版本",
+    "console.policies.next": "下一步：填写参数",
+    "console.policies.save_note": (
+        "保存后，生效日期起已上传的访问记录将按新参数重新判定证据标记（如“时长不足”），教师手机同步"
+        "后可见；已申报的交通补助不变。"
+    ),
+    "console.policies.job_progress": "{judged} / {total}（{percent}%）",
+    "console.policies.history": "历史版本",
+    "console.policies.changes": "与前一版本相比的变化",
+    "console.policies.future": "尚未生效",
+    "console.policies.change": "{label}：{old} → {new}",
+    "console.policies.no_change": "无变化",
+    "console.policies.not_recorded": "未记录",
+    "console.policies.none": "还没有保存过政策版本，全部使用默认值",
+    # policy_edit.html, policy_preview.html
+    "console.policy_edit.heading": "新增政策版本：{scope}，{date} 起",
+    "console.policy_edit.note": (
+        "表中已填入该日期原本生效的参数；只改需要变化的项，下一步会列出每项的原值和新值，确认后才保"
+        "存。同一范围同一生效日期已有版本时，新版本将替换它。"
+    ),
+    "console.common.yes": "是",
+    "console.common.no": "否",
+    "console.common.yuan": "元",
+    "console.policy_edit.no_cap_hint": "留空表示不设上限",
+    "console.policy_edit.next": "下一步：查看变化",
+    "console.policy_preview.title": "确认政策变化",
+    "console.policy_preview.heading": "确认政策变化：{scope}，{date} 起",
+    "console.policy_preview.confirm": (
+        "确认后，{date} 起{scope}已上传的 {count} 条访问记录将按新参数重新判定证据标记；已申报的交"
+        "通补助不变。"
+    ),
+    "console.policy_preview.scope_city": "全市（没有本区县版本的区县）",
+    "console.policy_preview.save": "确认保存并重新判定",
+    "console.policy_preview.redo": "放弃，重新填写",
+    # roster.html
+    "console.roster.upload_note": (
+        "上传 CSV 或 XLSX 文件（表头在第一行；区县、学校、学生、工作人员或分配名册，按表头识别）。C"
+        "SV 可为 UTF-8（含或不含 BOM）或 GBK/GB18030（Excel 默认的“CSV（逗号分隔）”）。上传后先预览"
+        "每一行的结果，确认后才写入；确认时若名册已被他人改动，将重新预览，不会只导入一部分。"
+    ),
+    "console.roster.upload": "上传并预览",
+    "console.roster.students": "学生在籍",
+    "console.roster.students_note": (
+        "转学、毕业或离开本区的学生设为“停用”：不再计入合规统计，教师手机上也不再显示；记录和访问记"
+        "录保留，可随时恢复。工作人员的停用与恢复在{users}。"
+    ),
+    "console.roster.q": "学籍号或姓名",
+    "console.roster.inactive_only": "只看已停用",
+    "console.roster.find": "查找",
+    "console.common.student_id": "学籍号",
+    "console.common.inactive": "已停用",
+    "console.common.deactivate": "停用",
+    "console.common.reactivate": "恢复",
+    "console.roster.no_students": "没有符合条件的学生",
+    "console.roster.more": "只显示前 {shown} 名，请输入学籍号或姓名缩小范围。",
+    # roster_preview.html
+    "console.roster_preview.title": "名册预览",
+    "console.roster_preview.heading": "名册预览：{name}",
+    "console.roster_preview.not_written": "尚未写入",
+    "console.roster_preview.summary": (
+        "{kind}，共 {total} 行。{not_written}：确认后按下表导入（被拒绝的行不导入），取消则什么也不"
+        "改。预览保留到 {until}。"
+    ),
+    "console.roster_preview.all": "全部 {total}",
+    "console.roster_preview.confirm": "确认导入（新增 {added}，更新 {updated}）",
+    "console.roster_preview.confirm_removed": (
+        "确认导入（新增 {added}，更新 {updated}，移除 {removed}）"
+    ),
+    "console.roster_preview.page": "第 {page}/{pages} 页，每页 100 行。",
+    "console.roster_preview.row": "行号",
+    "console.roster_preview.label": "编号与名称",
+    "console.roster_preview.outcome": "结果",
+    "console.roster_preview.none": "没有这类行",
+    "console.roster_preview.jump": "跳到第 {page} 页",
+    "console.roster_preview.go": "前往",
+    # users.html
+    "console.users.new_password": "{name}（{username}）的新密码：{password}",
+    "console.users.password_note": (
+        "只显示这一次，请现在告诉本人（电话或当面），本人登录后可在“修改密码”中改掉。离开本页后无法"
+        "再查看，只能重新生成。"
+    ),
+    "console.users.no_password": "未设密码",
+    "console.users.ok": "正常",
+    "console.users.make_password": "生成密码",
+    "console.users.none": "还没有账号",
+    "console.users.deactivate_note": (
+        "停用账号会立即退出其所有浏览器和手机上的登录；重置密码也会退出其所有登录。"
+    ),
+    "console.users.base_school_optional": "所属学校（可不填）",
+    "console.users.no_school": "（无）",
+    "console.users.create": "新建并生成密码",
+    # assignments.html
+    "console.assignments.no_district": "没有可管理的区县。",
+    "console.assignments.note": (
+        "送教教师分配给送教上门的学生，巡回指导教师分配给普通学校；改动在教师手机下次同步时生效。"
+    ),
+    "console.assignments.children_gap": "无送教教师的学生",
+    "console.assignments.schools_gap": "无巡回指导教师的学校",
+    "console.assignments.idle_staff": "没有分配任务的教师",
+    "console.assignments.children": "送教上门学生与送教教师",
+    "console.assignments.unstaffed": "{name}（{code}）·无教师",
+    "console.assignments.no_teachers": "本区县还没有在用的送教教师账号，请先在{users}中新建。",
+    "console.assignments.no_instructors": (
+        "本区县还没有在用的巡回指导教师账号，请先在{users}中新建。"
+    ),
+    "console.common.id": "编号",
+    "console.common.unassigned": "未分配",
+    "console.assignments.no_children": "没有送教上门的在籍学生",
+    "console.assignments.schools": "普通学校与巡回指导教师",
+    "console.assignments.no_schools": "没有普通学校",
+    # district.html
+    "console.district.heading": "{name}（{code}）合规报告",
+    "console.district.as_of": "统计截至 {date}。",
+    "console.district.ratio_detail": (
+        "送教上门 {count} 人 / 义务教育阶段在籍 {total} 人，上限 {cap}"
+    ),
+    "console.district.over_by": "超出上限 {n} 人",
+    "console.district.room_for": "在上限内还可安置 {n} 人",
+    "console.district.coverage_detail": (
+        "已覆盖 {covered} 所 / 应覆盖 {schools} 所（每学期至少 {visits} 次）"
+    ),
+    "console.district.sessions": "送教频次",
+    "console.district.sessions_detail": (
+        "每月至少 {sessions} 次、每次不少于 {minutes} 分钟（假期不计）"
+    ),
+    "console.district.visits": "访问与补助",
+    "console.district.times": "{n} 次",
+    "console.district.visits_detail": (
+        "有标记 {flagged} 次；交通补助申报 {claimed} 元，已审核通过 {approved} 元"
+    ),
+    "console.district.children_heading": "送教上门学生逐月送教次数（{n} 人，未达标 {behind} 人）",
+    "console.district.children_note": (
+        "每格为当月不短于 {minutes} 分钟的送教次数 / 按标准应送教次数（每月 {sessions} 次，按教学日"
+        "折算，假期不计）；未达标的学生排在前面。"
+    ),
+    "console.district.months_behind": "未达标月数",
+    "console.district.no_children": "本区县没有在籍的送教上门学生。",
+    "console.district.schools_heading": (
+        "应接受巡回指导的学校（{n} 所，未达到巡回指导次数的学校 {uncovered} 所）"
+    ),
+    "console.district.schools_note": (
+        "有在籍随班就读学生的普通学校，每学期至少 {visits} 次巡回指导；未达到次数的排在前面。"
+    ),
+    "console.district.no_schools": "本区县没有应接受巡回指导的学校。",
+    "console.district.term_visits": "本学期巡回指导",
+    "console.district.instructors_of": "负责的巡回指导教师",
+    "console.district.visits_of": "{visits}/{required} 次",
+    "console.district.covered": "已达到",
+    "console.district.uncovered": "未达到",
+    "console.district.instructors": "巡回指导教师负责学校与覆盖情况",
+    "console.district.schools_n": "负责学校",
+    "console.district.covered_n": "已达到次数",
+    "console.district.coverage_rate": "覆盖率",
+    "console.district.no_instructors": "尚未分配巡回指导教师",
+    "console.district.placements": "在籍学生安置方式",
+    "console.common.total": "合计",
+    "console.district.ratio_basis": (
+        "送教上门比例按义务教育阶段计算：{count} / {total}（{ratio}）。"
+    ),
+    "console.district.flags": "本学期有标记的访问（按标记）",
+    "console.district.flagged_link": "查看有标记的记录",
+    "console.district.flags_note": "一条访问可有多个标记，分别计入各项；{link}。",
+    "console.district.no_flags": "本学期没有带标记的访问。",
+    "console.district.exports": "访问记录与导出",
+    "console.district.home_visits": "送教上门记录",
+    "console.district.itinerant_visits": "巡回指导记录",
+    "console.district.pending_visits": "待审核记录",
+    "console.district.flagged_visits": "有标记的记录",
+    "console.district.export_visits": "导出本学期访问记录（CSV）",
+    "console.common.month": "月份",
+    "console.district.export_subsidies": "导出交通补助（XLSX）",
+    # subsidies.html
+    "console.subsidies.heading": "交通补助 · {month}",
+    "console.subsidies.export": "导出 XLSX（财务用）",
+    "console.subsidies.intro": (
+        "每位教师当月计入的访问（未被退回、未删除）。月度上限按当月最后一天生效的政策；“审核通过应"
+        "发”只计已审核通过的访问，审批即确认这一金额。审批后该月访问有变化（新增、审核、删除）时，"
+        "标为“数据已变化”，审批金额不变，需撤回后重新审批。已审批 {approved}/{teachers} 人。"
+    ),
+    "console.subsidies.approval": "审批",
+    "console.subsidies.capped": "已按上限",
+    "console.subsidies.approved_amount": "已审批 {amount} 元",
+    "console.subsidies.stale": "数据已变化",
+    "console.subsidies.stale_detail": (
+        "审批时 {then_visits} 次、审核通过应发 {then_amount} 元；现为 {now_visits} 次、{now_amount}"
+        " 元"
+    ),
+    "console.subsidies.not_approved": "未审批",
+    "console.subsidies.reason": "撤回理由",
+    "console.subsidies.take_back": "撤回审批",
+    "console.subsidies.nothing_approved": "尚无审核通过的访问，审核后才能审批",
+    "console.subsidies.approve": "审批 {amount} 元",
+    "console.subsidies.pending_note": "{n} 次待审核，不计入",
+    "console.subsidies.none": "该月没有计入的访问",
+    "console.subsidies.approved_total": "已审批合计 {amount} 元",
+    "console.subsidies.history": "审批记录",
+    "console.subsidies.revoked": "撤回",
+    "console.subsidies.revoked_by": "{who} 于 {at} 撤回：{reason}",
+    "console.subsidies.in_force": "有效",
+    "console.subsidies.no_history": "该月还没有审批",
     # --- end of console templates ---
+    # --- the Python modules' own text (exports' column headers, the command line, API
+    # descriptions, joined lists), keyed by what they are; moved with the last templates. ---
+    # Joining words into a list ("、") or clauses into one message ("；") is a language's
+    # punctuation too, so the separators are keys: an English catalogue says ", " and "; ".
+    "list.sep": "、",
+    "list.clause_sep": "；",
+    # exports' column headers: one set for the visits CSV, the subsidy XLSX and the audit CSV
+    # (a finance office's macros match them; the subsidies page's table mirrors the sheet and
+    # shares them)
+    "export.col.visit_id": "访问编号",
+    "export.col.kind": "类型",
+    "export.col.district_code": "区县代码",
+    "export.col.district": "区县",
+    "export.col.teacher": "教师账号",
+    "export.col.teacher_name": "教师姓名",
+    "export.col.student_id": "学生编号",
+    "export.col.student_name": "学生姓名",
+    "export.col.school_id": "学校编号",
+    "export.col.school_name": "学校名称",
+    "export.col.started_at": "开始时间",
+    "export.col.ended_at": "结束时间",
+    "export.col.minutes": "时长（分钟）",
+    "export.col.flags": "证据标记",
+    "export.col.flag_notes": "标记处理说明",
+    "export.col.km": "往返里程（公里）",
+    "export.col.subsidy": "交通补助（元）",
+    "export.col.review_status": "审核状态",
+    "export.col.review_reason": "审核意见",
+    "export.col.month": "月份",
+    "export.col.visits": "访问次数",
+    "export.col.approved_visits": "其中已审核通过",
+    "export.col.claimed": "申报补助（元）",
+    "export.col.cap": "月度上限（元）",
+    "export.col.payable": "按上限应发（元）",
+    "export.col.approved_payable": "审核通过应发（元）",
+    "export.col.approval_state": "审批状态",
+    "export.col.approval_amount": "审批金额（元）",
+    "export.col.approver": "审批人",
+    "export.col.approved_at": "审批时间",
+    "export.col.time": "时间",
+    "export.col.actor": "操作人",
+    "export.col.actor_name": "操作人姓名",
+    "export.col.action": "操作",
+    "export.col.entity_type": "对象类型",
+    "export.col.entity": "对象",
+    "export.col.device": "设备",
+    "export.col.address": "地址",
+    "export.col.detail": "详情",
+    # the subsidy XLSX (server/console/subsidies.py): sheets, total row, signatures and notes
+    "export.subsidy.sheet": "交通补助 {month}",
+    "export.subsidy.approved_count": "已审批 {approved}/{teachers} 人",
+    "export.sign.maker": "制表人（签字）：",
+    "export.sign.centre": "区县特教指导中心审核（签字）：",
+    "export.sign.finance": "财务审核（签字）：",
+    "export.sign.date": "日期：",
+    "export.about.sheet": "说明",
+    "export.about.all": "全部可见区县",
+    "export.about.actor": "导出人",
+    "export.about.at": "导出时间",
+    "export.about.basis": "口径",
+    "export.about.basis_text": "计入的访问（未被退回、未删除）；月度上限按当月最后一天生效的政策",
+    "export.about.approval_text": "审批金额 = 审批时审核通过的访问按上限应发的金额",
+    "export.about.stale_text": "审批后该月的访问有新增、审核或删除，审批金额未随之改变",
+    # the audit page's filter (server/console/audit_pages.py)
+    "audit.filter.date": "日期（年-月-日）",
+    "audit.filter.person": "人员",
+    "audit.param": "{label}：",
+    # the API's own descriptions (server/main.py, server/api/*.py)
+    "api.title": "送教通 API",
+    "api.doc.district": "6 位行政区划代码",
+    "api.doc.effective_from": "生效日期 YYYY-MM-DD，2000-01-01 至 2099-12-31",
+    "api.doc.roster_file": "名册 CSV（UTF-8）或 XLSX",
+    # services (server/services/users.py, review_codes.py)
+    "user.no_district": "区县 {code} 不存在",
+    "review.coded_note": "【{code}】{note}",
+    # the field app (mobile/): lines of a record, the home page's list, the sync line, the APK step
+    "ui.record.line": "{label}：{value}",
+    "ui.record.recommendation_due": "{label}：{text}（{due}）",
+    "ui.home.attention_item": "{status}：{kind} · {name}",
+    "ui.sync.done_and_last_ok": "{done}；{last_ok}",
+    "ui.device_name": "送教通手机",
+    "cli.apk.staged": "已生成：{target}\n下一步（需联网）：cd {target} && flet build apk",
+    # the server's command line (server/cli.py): help texts, messages and the terminal report table
+    "cli.description": "送教通 服务端",
+    "cli.serving": "送教通 服务已启动：http://{host}:{port}/  （API 文档 /docs，控制台 /login）",
+    "cli.positive": "必须是正整数",
+    "cli.serve.help": "运行 API 与协调员控制台",
+    "cli.serve.workers": "服务进程数（大于 1 时需要 PostgreSQL 与共享的限流存储，如 Redis）",
+    "cli.demo.help": "载入杭州演示数据",
+    "cli.demo.today": (
+        "演示以哪一天为今天（YYYY-MM-DD；默认今天或 SONGJIAO_DEMO_TODAY）："
+        "载入该日所在学期至前一天的记录"
+    ),
+    "cli.roster.import": "导入名册 CSV/XLSX",
+    "cli.user.help": "用户",
+    "cli.user.add": "创建用户（从标准输入读取密码）",
+    "cli.user.password_prompt": "密码：",
+    "cli.user.password_empty": "密码不能为空",
+    "cli.user.created": "已创建用户 {username}（{role}）",
+    "cli.compliance.help": "合规报告",
+    "cli.report.title": "合规报告 {term}",
+    "cli.report.columns": (
+        "区县代码  名称      送教人数/总数  比例     上限   余量  "
+        "巡回覆盖        达标学生       访问(标记)  补助申报(元)"
+    ),
+    # roster import (server/services/roster_cells.py): a code as a wrong cell's hint shows it,
+    # 可选：visual（视力）、…
+    "roster.choice_hint": "{code}（{label}）",
+    "roster.choice.ordinary": "普通学校",
+    "roster.choice.special": "特殊教育学校",
+    "roster.choice.visual": "视力",
+    "roster.choice.hearing": "听力",
+    "roster.choice.speech": "言语",
+    "roster.choice.physical": "肢体",
+    "roster.choice.intellectual": "智力",
+    "roster.choice.mental": "精神",
+    "roster.choice.multiple": "多重",
+    "roster.choice.teacher": "送教教师",
+    "roster.choice.itinerant": "巡回指导教师",
+    "roster.choice.coordinator": "协调员",
+    "roster.choice.admin": "管理员",
+    # --- end of module texts ---
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"zh-CN": ZH_CN}

@@ -22,52 +22,14 @@ PACKAGES = ("server", "mobile", "songjiao")
 EXCLUDED = {
     # invented demo data (children's, schools' and districts' names), not UI text
     "server/demo",
+    # what an uploaded roster may say (column headers such as 区县代码, cell words such as
+    # 随班就读, 一级, 是): input to recognise, kept apart from the rosters' messages
+    "server/services/roster_spellings.py",
 }
 # Still to move (each still holds Chinese: the test says so when one is clean, so that this
-# list only shrinks). The roster modules also hold data that stays: the Chinese column
-# headers and cell spellings an uploaded file may use (区县代码, 一级) are input to match.
-PENDING = {
-    "server/api/compliance.py",
-    "server/api/policies.py",
-    "server/api/roster.py",
-    "server/cli.py",
-    "server/console/audit_pages.py",
-    "server/console/charts.py",
-    "server/console/exports.py",
-    "server/console/policy_form.py",
-    "server/console/policy_pages.py",
-    "server/console/rejudge_pages.py",
-    "server/console/subsidies.py",
-    "server/limits.py",
-    "server/main.py",
-    "server/services/assignments.py",
-    "server/services/review_codes.py",
-    "server/services/roster.py",
-    "server/services/roster_cells.py",
-    "server/services/roster_parse.py",
-    "server/services/users.py",
-    "server/services/visit_fields.py",
-    "mobile/apk.py",
-    "mobile/core/sync.py",
-    "mobile/ui/history.py",
-    "mobile/ui/home.py",
-    "mobile/ui/sync_view.py",
-    "mobile/ui/visit/checks.py",
-    "mobile/ui/visit/photos.py",
-    "mobile/ui/visit/screen.py",
-}
-PENDING_TEMPLATES = {
-    "assignments.html",
-    "district.html",
-    "policies.html",
-    "policy_edit.html",
-    "policy_preview.html",
-    "roster.html",
-    "roster_preview.html",
-    "subsidies.html",
-    "users.html",
-    "visits_bulk.html",
-}
+# list only shrinks).
+PENDING: set[str] = set()
+PENDING_TEMPLATES: set[str] = set()
 KEY = re.compile(r"""\bt\(\s*["']([^"']+)["']""")
 
 

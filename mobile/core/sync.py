@@ -169,7 +169,7 @@ class SyncClient:
         token: str | None = None,
         *,
         http: requests.Session | None = None,
-        device_name: str = "送教通手机",
+        device_name: str = t("ui.device_name"),
     ) -> None:
         self.store, self.token, self.device_name = store, token, device_name
         self.base = normalize_server_url(server_url)

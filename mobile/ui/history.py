@@ -113,7 +113,7 @@ class HistoryScreen(BaseScreen):
             ),
         ]
         if labels := flag_labels(store, visit, self.app.clock()):
-            rows.append(w.note(t("ui.record.flags", flags="、".join(labels)), w.WARN))
+            rows.append(w.note(t("ui.record.flags", flags=t("list.sep").join(labels)), w.WARN))
 
         async def open_record() -> None:
             await self.app.go(f"/record/{visit.id}")
@@ -167,7 +167,7 @@ class RecordScreen(BaseScreen):
         if visit.state == VisitState.REJECTED and visit.error:
             rows.append(w.banner(t("ui.record.refused", error=visit.error), w.ERROR))
         if labels := flag_labels(store, visit, self.app.clock()):
-            rows.append(w.note(t("ui.record.flags", flags="、".join(labels)), w.WARN))
+            rows.append(w.note(t("ui.record.flags", flags=t("list.sep").join(labels)), w.WARN))
         if visit.state == VisitState.CONFLICT:
             rows += self._conflict(visit)
         else:
@@ -283,26 +283,36 @@ def _describe(store: Store, record: dict[str, Any] | None) -> list[ft.Control]:
 
     def line(label_key: str, value: Any) -> None:
         if value:
-            rows.append(w.text(f"{t(label_key)}：{value}"))
+            rows.append(w.text(t("ui.record.line", label=t(label_key), value=value)))
 
     if rec.get("kind") == VisitKind.HOME_TEACHING:
-        line("mobile.field.iep_goals", "、".join(rec.get("iep_goals") or []))
+        line("mobile.field.iep_goals", t("list.sep").join(rec.get("iep_goals") or []))
         line("mobile.field.content", rec.get("content"))
         line("mobile.field.student_response", rec.get("student_response"))
         line("mobile.field.guardian_guidance", rec.get("guardian_guidance"))
     else:
-        line(
-            "mobile.field.purposes", "、".join(t(f"purpose.{p}") for p in rec.get("purposes") or [])
-        )
+        purposes = [t(f"purpose.{p}") for p in rec.get("purposes") or []]
+        line("mobile.field.purposes", t("list.sep").join(purposes))
         names = [(store.student(s) or {}).get("name", s) for s in rec.get("students_seen") or []]
-        line("mobile.field.students_seen", "、".join(names))
+        line("mobile.field.students_seen", t("list.sep").join(names))
         line("mobile.field.findings", rec.get("findings"))
         recs = rec.get("recommendations")
         if isinstance(recs, list):
             for n, item in enumerate(recs, start=1):
                 day = fmt.iso_day(item.get("due_date"))
-                due = f"（{t('ui.visit.due_date_shown', date=fmt.long_day(day))}）" if day else ""
-                rows.append(w.text(f"{t('ui.visit.recommendation', n=n)}：{item.get('text')}{due}"))
+                label, text = t("ui.visit.recommendation", n=n), item.get("text")
+                rows.append(
+                    w.text(
+                        t(
+                            "ui.record.recommendation_due",
+                            label=label,
+                            text=text,
+                            due=t("ui.visit.due_date_shown", date=fmt.long_day(day)),
+                        )
+                        if day
+                        else t("ui.record.line", label=label, value=text)
+                    )
+                )
         elif recs:
             line("mobile.field.recommendations", recs)
     rows.append(w.note(t("ui.record.photos", count=len(rec.get("photos") or []))))

@@ -116,7 +116,13 @@ class HomeScreen(BaseScreen):
             rows.append(
                 w.card(
                     w.text(
-                        f"{visit.status_text}：{t(f'kind.{visit.kind}')} · {name}", color=w.ERROR
+                        t(
+                            "ui.home.attention_item",
+                            status=visit.status_text,
+                            kind=t(f"kind.{visit.kind}"),
+                            name=name,
+                        ),
+                        color=w.ERROR,
                     ),
                     w.note(fmt.day_time(visit.started_at)),
                     w.button(
@@ -253,7 +259,7 @@ class HomeScreen(BaseScreen):
             )
         if len(visits) > most:
             items.append(t("ui.signout.more", count=len(visits)))
-        return "、".join(items)
+        return t("list.sep").join(items)
 
     async def _do_sign_out(self) -> None:
         await self.app.sign_out()

@@ -69,7 +69,11 @@ class SyncPanel:
             else:
                 self.line.value = t("ui.sync.all_done")
             if status.last_ok_at:
-                self.line.value += "；" + t("ui.sync.last_ok", time=fmt.day_time(status.last_ok_at))
+                self.line.value = t(
+                    "ui.sync.done_and_last_ok",
+                    done=self.line.value,
+                    last_ok=t("ui.sync.last_ok", time=fmt.day_time(status.last_ok_at)),
+                )
         last = status.last
         show_error = bool(last and not last.ok and last.error and not state.needs_sign_in)
         self.error.visible = show_error and not status.running

@@ -22,7 +22,7 @@ TermQuery = Annotated[
     ),
 ]
 DistrictPath = Annotated[
-    str, Path(description="6 位行政区划代码", json_schema_extra={"pattern": DISTRICT_PATTERN})
+    str, Path(description=t("api.doc.district"), json_schema_extra={"pattern": DISTRICT_PATTERN})
 ]
 
 

@@ -16,6 +16,7 @@ from server.services import rejudge_jobs
 from server.services.policies import save_policy
 from server.services.rejudge_jobs import JobStatus
 from shared.domain import Role
+from shared.messages import t
 from shared.policy import PolicyParams
 from shared.terms import date_in_window
 
@@ -92,7 +93,7 @@ def put_policy(
     effective_from: Annotated[
         date,
         AfterValidator(date_in_window),
-        Path(description="生效日期 YYYY-MM-DD，2000-01-01 至 2099-12-31"),
+        Path(description=t("api.doc.effective_from")),
     ],
     params: PolicyParams,
     scope: ScopeDep,

@@ -10,6 +10,7 @@ from server.deps import ManagerScope, SessionDep
 from server.errors import ApiError
 from server.services import roster
 from server.services.roster_parse import RosterFileError
+from shared.messages import t
 
 router = APIRouter(tags=["roster"])
 
@@ -35,7 +36,7 @@ class ImportOut(BaseModel):
     responses=errors.responses(400, 401, 403, 409, 413, 422),
 )
 def import_roster(
-    file: Annotated[UploadFile, File(description="名册 CSV（UTF-8）或 XLSX")],
+    file: Annotated[UploadFile, File(description=t("api.doc.roster_file"))],
     scope: ManagerScope,
     session: SessionDep,
 ) -> ImportOut:

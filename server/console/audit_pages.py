@@ -48,7 +48,11 @@ _ACTION = re.compile(r"[a-z_]{1,32}")
 # ``field: old→new`` in a policy_change row (server/services/policies.py)
 _PARAM = re.compile(r"\b(" + "|".join(map(re.escape, policy_form.FIELDS)) + r"): ")
 CSV_COLUMNS = [
-    "时间", "操作人", "操作人姓名", "操作", "对象类型", "对象", "区县代码", "设备", "地址", "详情",
+    t(f"export.col.{name}")
+    for name in (
+        "time", "actor", "actor_name", "action", "entity_type", "entity", "district_code",
+        "device", "address", "detail",
+    )
 ]  # fmt: skip
 
 
@@ -96,20 +100,20 @@ def _day(query: dict[str, str], name: str) -> date | None:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise ApiError(400, "console.invalid_filter", detail="日期（年-月-日）") from None
+        raise ApiError(400, "console.invalid_filter", detail=t("audit.filter.date")) from None
 
 
 def parse_filter(session: Session, viewer: Viewer, query: dict[str, str]) -> AuditFilter:
     action = query.get("action", "").strip()
     if action and not _ACTION.fullmatch(action):
-        raise ApiError(400, "console.invalid_filter", detail="操作")
+        raise ApiError(400, "console.invalid_filter", detail=t("console.audit.action"))
     district = query.get("district", "").strip()[:16]
     if district:
         lookup.visible_district(session, viewer, district)  # another district: 404
     page = query.get("page", "1")
     return AuditFilter(
-        person=_text(query, "person", "人员"),
-        child=_text(query, "child", "学生"),
+        person=_text(query, "person", t("audit.filter.person")),
+        child=_text(query, "child", t("desk.filter.student")),
         action=action,
         since=_day(query, "from"),
         until=_day(query, "to"),
@@ -183,7 +187,9 @@ def detail_text(row: AuditLog) -> str:
     codes some keys take (a visit's kind, a sign-in's channel, a role) and a review's outcome
     their words. What the catalogue does not know is shown as stored: nothing is hidden."""
     if row.action == "policy_change":
-        return _PARAM.sub(lambda m: policy_form.label(m.group(1)) + "：", row.detail)
+        return _PARAM.sub(
+            lambda m: t("audit.param", label=policy_form.label(m.group(1))), row.detail
+        )
     text = re.sub(r" {2,}", " ", _DETAIL_PAIR.sub(_pair, row.detail)).strip()
     if row.action == "review":  # "approved version=2 reason=…" (services/review.py)
         outcome, _, rest = text.partition(" ")

@@ -142,7 +142,11 @@ def instructors(
     for r in reports:
         for row in r.itinerant.instructors:
             label = names.get(row.username, row.username)
-            labels.append(f"{label}（{r.district_name}）" if with_district else label)
+            labels.append(
+                t("console.common.name_code", name=label, code=r.district_name)
+                if with_district
+                else label
+            )
             schools.append(row.schools)
             covered.append(row.covered)
     option = _base(t("dash.chart.instructors.title"))

@@ -27,9 +27,12 @@ from shared.terms import SHANGHAI
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 VISIT_COLUMNS = [
-    "访问编号", "类型", "区县代码", "区县", "教师账号", "教师姓名", "学生编号", "学生姓名",
-    "学校编号", "学校名称", "开始时间", "结束时间", "时长（分钟）", "证据标记", "标记处理说明",
-    "往返里程（公里）", "交通补助（元）", "审核状态", "审核意见",
+    t(f"export.col.{name}")
+    for name in (
+        "visit_id", "kind", "district_code", "district", "teacher", "teacher_name",
+        "student_id", "student_name", "school_id", "school_name", "started_at", "ended_at",
+        "minutes", "flags", "flag_notes", "km", "subsidy", "review_status", "review_reason",
+    )
 ]  # fmt: skip
 
 
@@ -89,8 +92,15 @@ def visits_csv(
                     _local(v.started_at),
                     _local(v.ended_at),
                     duration_minutes(v.started_at, v.ended_at),
-                    "、".join(t(f"flag.{c}") for c in v.flags or []),
-                    "；".join(f"{t(f'flag.{c}')}：{n.get('reason', '')}" for c, n in notes.items()),
+                    t("list.sep").join(t(f"flag.{c}") for c in v.flags or []),
+                    t("list.clause_sep").join(
+                        t(
+                            "console.visit.flag_resolution",
+                            flag=t(f"flag.{c}"),
+                            reason=n.get("reason", ""),
+                        )
+                        for c, n in notes.items()
+                    ),
                     f"{v.distance_m / 1000:.1f}",
                     f"{yuan(v.subsidy_fen):.2f}",
                     t(f"review.{v.review_status}"),

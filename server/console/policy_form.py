@@ -58,13 +58,13 @@ def show(name: str, value: Any) -> str:
         return t("policy.no_cap")
     match kind(name):
         case "flag":
-            return "是" if value else "否"
+            return t("console.common.yes") if value else t("console.common.no")
         case "mode":
             return t(f"policy.mode.{SubsidyMode(value)}")
         case "percent":
             return f"{_plain(Decimal(str(value)) * 100)}%"
         case "money":
-            return f"{Decimal(int(value)) / 100:,.2f} 元"
+            return t("ui.unit.yuan", amount=f"{Decimal(int(value)) / 100:,.2f}")
     return _plain(Decimal(str(value)))
 
 

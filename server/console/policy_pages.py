@@ -71,8 +71,8 @@ def policies(request: Request, viewer: ViewerDep, session: SessionDep) -> Respon
     districts = lookup.districts_for(session, viewer)
     names = {d.code: d.name for d in districts}
     today = lookup.today()
-    columns: list[tuple[str | None, str]] = [(None, "全市默认")] + [
-        (d.code, f"{d.name}（{d.code}）") for d in districts
+    columns: list[tuple[str | None, str]] = [(None, t("rejudge.city"))] + [
+        (d.code, t("console.common.name_code", name=d.name, code=d.code)) for d in districts
     ]
     in_force = {code: policy_in_force(versions, code, today).model_dump() for code, _ in columns}
     rows = session.exec(

@@ -36,7 +36,11 @@ def scope_names(session: Session, viewer: Viewer) -> dict[str, str]:
 
 
 def scope_name(code: str | None, names: dict[str, str]) -> str:
-    return t("rejudge.city") if code is None else f"{names.get(code, code)}（{code}）"
+    return (
+        t("rejudge.city")
+        if code is None
+        else t("console.common.name_code", name=names.get(code, code), code=code)
+    )
 
 
 def progress(job: RejudgeJob) -> tuple[int, int]:

@@ -13,14 +13,17 @@ from sqlmodel import Session, col, select
 
 from server.errors import ApiError
 from server.models import District, User
+from shared.messages import t
 from shared.terms import SHANGHAI, MonthError, month_of, parse_month
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 SUBSIDY_COLUMNS = [
-    "区县代码", "区县", "教师账号", "教师姓名", "月份", "访问次数", "其中已审核通过",
-    "往返里程（公里）", "申报补助（元）", "月度上限（元）", "按上限应发（元）",
-    "审核通过应发（元）",
+    t(f"export.col.{name}")
+    for name in (
+        "district_code", "district", "teacher", "teacher_name", "month", "visits",
+        "approved_visits", "km", "claimed", "cap", "payable", "approved_payable",
+    )
 ]  # fmt: skip
 
 
@@ -45,9 +48,12 @@ def month_or_400(month: str, today: date) -> tuple[int, date]:
     return month_of(first), last
 
 
-APPROVAL_COLUMNS = ["审批状态", "审批金额（元）", "审批人", "审批时间"]
+APPROVAL_COLUMNS = [
+    t(f"export.col.{name}")
+    for name in ("approval_state", "approval_amount", "approver", "approved_at")
+]
 # Below the totals, for the paper copy the finance office files.
-SIGNATURE_LINES = ("制表人（签字）：", "区县特教指导中心审核（签字）：", "财务审核（签字）：")
+SIGNATURE_LINES = tuple(t(f"export.sign.{who}") for who in ("maker", "centre", "finance"))
 
 
 def workbook(
@@ -73,7 +79,7 @@ def workbook(
     )
     book = Workbook()
     sheet = book.active
-    sheet.title = f"交通补助 {label}"
+    sheet.title = t("export.subsidy.sheet", month=label)
     sheet.append(SUBSIDY_COLUMNS + APPROVAL_COLUMNS)
     for r in rows:
         sheet.append(
@@ -87,13 +93,16 @@ def workbook(
                 r["approved_visits"],
                 Decimal(r["distance_m"]) / 1000,
                 yuan(r["claimed_fen"]),
-                yuan(r["cap_fen"]) if r["cap_fen"] is not None else "不设上限",
+                yuan(r["cap_fen"]) if r["cap_fen"] is not None else t("policy.no_cap"),
                 yuan(r["payable_fen"]),
                 yuan(r["approved_fen"]),
-                *approvals.get((r["district_code"], r["teacher"]), ["未审批", "", "", ""]),
+                *approvals.get(
+                    (r["district_code"], r["teacher"]),
+                    [t("console.subsidies.not_approved"), "", "", ""],
+                ),
             ]
         )
-    total: list[Any] = ["合计", "", "", "", label]
+    total: list[Any] = [t("console.common.total"), "", "", "", label]
     for key in ("visits", "approved_visits"):
         total.append(sum(r[key] for r in rows))
     total.append(Decimal(sum(r["distance_m"] for r in rows)) / 1000)
@@ -101,23 +110,29 @@ def workbook(
     total.append("")
     total += [yuan(sum(r[k] for r in rows)) for k in ("payable_fen", "approved_fen")]
     approved = [cells[1] for cells in approvals.values() if isinstance(cells[1], Decimal)]
-    total += [f"已审批 {len(approved)}/{len(rows)} 人", sum(approved, Decimal(0))]
+    total += [
+        t("export.subsidy.approved_count", approved=len(approved), teachers=len(rows)),
+        sum(approved, Decimal(0)),
+    ]
     sheet.append(total)
     _style(sheet, len(rows))
     sheet.append([])
     for signature in SIGNATURE_LINES:
-        sheet.append([signature, "", "", "", "", "", "日期："])
-    notes = book.create_sheet("说明")
+        sheet.append([signature, "", "", "", "", "", t("export.sign.date")])
+    notes = book.create_sheet(t("export.about.sheet"))
     for line in (
-        ("月份", label),
-        ("区县", f"{code} {districts.get(code, '')}" if code else "全部可见区县"),
-        ("导出人", actor),
-        ("导出时间", datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M")),
-        ("口径", "计入的访问（未被退回、未删除）；月度上限按当月最后一天生效的政策"),
-        ("审批", "审批金额 = 审批时审核通过的访问按上限应发的金额"),
-        ("数据已变化", "审批后该月的访问有新增、审核或删除，审批金额未随之改变"),
+        ("export.col.month", label),
+        (
+            "export.col.district",
+            f"{code} {districts.get(code, '')}" if code else t("export.about.all"),
+        ),
+        ("export.about.actor", actor),
+        ("export.about.at", datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M")),
+        ("export.about.basis", t("export.about.basis_text")),
+        ("console.subsidies.approval", t("export.about.approval_text")),
+        ("console.subsidies.stale", t("export.about.stale_text")),
     ):
-        notes.append(list(line))
+        notes.append([t(line[0]), line[1]])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

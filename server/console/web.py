@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlmodel import Session
 
 from server.console import csrf
@@ -66,9 +67,18 @@ def _minutes(visit: Any) -> int:
     return duration_minutes(visit.started_at, visit.ended_at)
 
 
+def _t_markup(key: str, **values: Any) -> Markup:
+    """``t`` for templates: the catalogue's text and the values are escaped, except a value that
+    is already markup (a ``{% set %}`` block: a link or ``<strong>`` inside a sentence), so such
+    a sentence stays one catalogue entry with the markup as a placeholder a translation can move.
+    """
+    text = Markup.escape(t(key))
+    return text.format(**values) if values else text
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.filters.update(yuan=_yuan, km=_km, local=_local, pct=_pct, minutes=_minutes)
-templates.env.globals.update(t=t, csrf_field=csrf.FIELD)
+templates.env.globals.update(t=_t_markup, csrf_field=csrf.FIELD)
 
 
 class LoginRequired(Exception):

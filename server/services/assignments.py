@@ -19,6 +19,7 @@ from server.services.registry import SeqBlock
 from server.services.roster_cells import Cells
 from server.services.roster_rows import IMPORTERS, RowContext
 from shared.domain import Role, SchoolKind
+from shared.messages import t
 
 
 def change(
@@ -58,7 +59,9 @@ def change(
     )
     outcome = IMPORTERS["assignments"](RowContext(session, scope, seq=SeqBlock(session, 2)), cells)
     if cells.errors or outcome is None:
-        raise DomainError("assignment_refused", detail="；".join(dict.fromkeys(cells.errors)))
+        raise DomainError(
+            "assignment_refused", detail=t("list.clause_sep").join(dict.fromkeys(cells.errors))
+        )
     if outcome != "unchanged":
         audit.record(
             session,

@@ -41,4 +41,4 @@ def reason_text(decision: str, code: str, note: str) -> str:
         if not note:
             raise DomainError("desk.reason_note_required")
         return note
-    return f"【{label(code)}】{note}" if note else f"【{label(code)}】"
+    return t("review.coded_note", code=label(code), note=note)

@@ -228,7 +228,7 @@ def check_rows(
             cells = Cells(number, values)
             written = importer(context, cells)
             if cells.errors or written is None:
-                detail = "；".join(dict.fromkeys(cells.errors))
+                detail = t("list.clause_sep").join(dict.fromkeys(cells.errors))
                 message = t("roster.row_invalid", row=number, detail=detail)
                 outcome = "rejected"
             else:

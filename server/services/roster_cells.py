@@ -8,6 +8,14 @@ import math
 import re
 from typing import Any
 
+from server.services.roster_spellings import (
+    CHOICE_WORDS,
+    CN_DIGITS,
+    FLAG_WORDS,
+    GRADE_PREFIXES,
+    GRADE_SUFFIX,
+    LEVEL_SUFFIX,
+)
 from shared.domain import DisabilityCategory, Placement, Role, SchoolKind, Stage
 from shared.messages import t
 
@@ -19,58 +27,23 @@ def _table(codes: Any, **words: str) -> dict[str, str]:
 
 
 CHOICES: dict[str, dict[str, str]] = {
-    "kind": _table(
-        SchoolKind,
-        ordinary="普通 普通学校 普通中小学",
-        special="特殊 特殊教育学校 特教学校 特校",
-    ),
-    "stage": _table(
-        Stage,
-        preschool="学前 学前教育 幼儿园",
-        compulsory="义务教育 小学 初中",
-        high_school="高中 高中阶段 中职",
-    ),
-    "placement": _table(
-        Placement,
-        regular_class="随班就读",
-        special_class="特教班 卫星班 特殊教育班",
-        special_school="特殊教育学校 特教学校 特校",
-        home_delivery="送教上门 送教",
-        institution="机构 福利机构 康复机构",
-    ),
-    "disability_category": _table(
-        DisabilityCategory,
-        visual="视力 视力残疾",
-        hearing="听力 听力残疾",
-        speech="言语 言语残疾",
-        physical="肢体 肢体残疾",
-        intellectual="智力 智力残疾",
-        mental="精神 精神残疾 孤独症 自闭症",  # autism is counted under 精神 (domain.md)
-        multiple="多重 多重残疾",
-    ),
-    "role": _table(
-        Role,
-        teacher="送教教师 送教老师",
-        itinerant="巡回指导教师 巡回教师 巡回指导",
-        coordinator="协调员",
-        admin="管理员",
-    ),
+    name: _table(codes, **CHOICE_WORDS[name])
+    for name, codes in (
+        ("kind", SchoolKind),
+        ("stage", Stage),
+        ("placement", Placement),
+        ("disability_category", DisabilityCategory),
+        ("role", Role),
+    )
 }
-# How a code is shown in "可选：…" hints.
+# How a code is shown in "可选：…" hints: a stage or a placement as the console names it, the
+# others by the roster's own short words (协调员 where the console says 区县协调员).
+_LABEL_KEYS = {"stage": "stage", "placement": "placement"}
 LABELS = {
-    "ordinary": "普通学校", "special": "特殊教育学校",
-    "preschool": "学前", "compulsory": "义务教育", "high_school": "高中",
-    "regular_class": "随班就读", "special_class": "特教班", "special_school": "特殊教育学校",
-    "home_delivery": "送教上门", "institution": "机构",
-    "visual": "视力", "hearing": "听力", "speech": "言语", "physical": "肢体",
-    "intellectual": "智力", "mental": "精神", "multiple": "多重",
-    "teacher": "送教教师", "itinerant": "巡回指导教师", "coordinator": "协调员",
-    "admin": "管理员",
-}  # fmt: skip
-
-_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_FLAGS = {"1": True, "是": True, "true": True, "yes": True, "0": False, "否": False}
-_FLAGS |= {"false": False, "no": False}
+    code: t(f"{_LABEL_KEYS.get(name, 'roster.choice')}.{code}")
+    for name, words in CHOICE_WORDS.items()
+    for code in words
+}
 _PHONE = re.compile(r"\+?[0-9][0-9\- ]{2,30}")
 _FORBIDDEN_IN_ID = re.compile(r"[|\x00-\x1f]")  # "|" joins ids in assignment keys
 
@@ -90,19 +63,19 @@ def _squash(value: str) -> str:
 
 def parse_grade(value: str) -> int | None:
     """School year 0-12: "3", "3年级", "三年级", "初一" (7), "高三" (12); None if not one."""
-    text = _squash(value).removesuffix("年级")
+    text = _squash(value).removesuffix(GRADE_SUFFIX)
     if text.isdigit():
         return int(text)
-    for prefix, offset in (("初", 6), ("高", 9)):
-        if text.startswith(prefix) and text[1:] in _CN_DIGITS and _CN_DIGITS[text[1:]] <= 3:
-            return offset + _CN_DIGITS[text[1:]]
-    return _CN_DIGITS.get(text)
+    for prefix, offset in GRADE_PREFIXES:
+        if text.startswith(prefix) and text[1:] in CN_DIGITS and CN_DIGITS[text[1:]] <= 3:
+            return offset + CN_DIGITS[text[1:]]
+    return CN_DIGITS.get(text)
 
 
 def parse_disability_grade(value: str) -> int | None:
     """1-4, "一级".."四级", "1级"; None if not one of these."""
-    text = _squash(value).removesuffix("级")
-    number = int(text) if text.isdigit() else _CN_DIGITS.get(text)
+    text = _squash(value).removesuffix(LEVEL_SUFFIX)
+    number = int(text) if text.isdigit() else CN_DIGITS.get(text)
     return number if number in (1, 2, 3, 4) else None
 
 
@@ -149,7 +122,9 @@ class Cells:
         code = CHOICES[name].get(_squash(value))
         if code is None:
             codes = dict.fromkeys(CHOICES[name].values())
-            options = "、".join(f"{c}（{LABELS[c]}）" for c in codes)
+            options = t("list.sep").join(
+                t("roster.choice_hint", code=c, label=LABELS[c]) for c in codes
+            )
             self.fail("roster.bad_choice", field=label(name), value=value, choices=options)
         return code
 
@@ -193,7 +168,7 @@ class Cells:
             if default is None:
                 self.fail("roster.required", field=label(name))
             return default
-        parsed = _FLAGS.get(_squash(value))
+        parsed = FLAG_WORDS.get(_squash(value))
         if parsed is None:
             self.fail("roster.bad_flag", field=label(name), value=value)
         return parsed

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from server.services.roster_spellings import ALIASES, HEADER_NOISE, HEADER_REMARK, SENSITIVE_MARKS
 from shared.messages import t
 
 # Dependency order: a later kind refers to rows of earlier ones.
@@ -62,35 +63,6 @@ KEY_COLUMN = {
     "assignments": "username",
 }
 
-# THE alias table: canonical column -> the headers people write (compared after _norm).
-ALIASES: dict[str, tuple[str, ...]] = {
-    "district_code": ("区县代码", "行政区划代码", "区划代码", "区县编码", "区县", "所属区县"),
-    "district_name": ("区县名称",),
-    "name": ("名称", "姓名"),
-    "school_id": ("学校编号", "学校代码", "学校标识码"),
-    "school_name": ("学校名称",),
-    "kind": ("类型", "学校类型", "办学类型"),
-    "lat": ("纬度", "latitude"),
-    "lon": ("经度", "longitude", "lng"),
-    "student_id": ("学生编号", "学籍号", "学籍编号"),
-    "stage": ("学段",),
-    "grade": ("年级",),
-    "placement": ("安置方式", "安置形式"),
-    "disability_category": ("残疾类别", "残疾类型"),
-    "disability_grade": ("残疾等级",),
-    "certified": ("持证", "是否持证"),
-    "home_lat": ("家庭纬度",),
-    "home_lon": ("家庭经度",),
-    "address": ("家庭住址", "住址", "地址"),
-    "guardian_name": ("监护人", "监护人姓名"),
-    "guardian_phone": ("监护人电话", "监护人手机", "联系电话"),
-    "photo_consent": ("照片同意", "同意拍照", "拍照同意"),
-    "active": ("在籍", "是否在籍"),
-    "username": ("用户名", "账号", "登录名"),
-    "role": ("角色",),
-    "base_school_id": ("所属学校", "所属学校编号", "基地学校"),
-    "remove": ("删除", "移除"),
-}
 # Which column stands in for a missing one, per kind ("区县名称" is the name in a districts
 # file, and names the district elsewhere).
 FALLBACKS: dict[str, dict[str, str]] = {
@@ -100,10 +72,6 @@ FALLBACKS: dict[str, dict[str, str]] = {
     "staff": {"district_code": "district_name"},
     "assignments": {},
 }
-# Identity and certificate numbers are never read (domain.md, Privacy): a 残疾人证号 contains
-# the ID number. Matched as substrings of the normalised header.
-SENSITIVE_MARKS = ("证号", "身份证", "证件号", "id_number", "idnumber", "certificate", "id_card")
-
 MAX_ROWS = 100_000
 MAX_UNZIPPED = 256 * 1024 * 1024  # an XLSX larger than this once unpacked is refused unread
 HEADER_SEARCH = 5  # title rows above the header that are skipped
@@ -134,7 +102,7 @@ class Table:
 
 
 def _norm(header: str) -> str:
-    return re.sub(r"[\s*＊:：]", "", header).lower()
+    return re.sub(HEADER_NOISE, "", header).lower()
 
 
 _LOOKUP = {_norm(a): name for name, aliases in ALIASES.items() for a in (name, *aliases)}
@@ -146,7 +114,7 @@ def canonical(header: str) -> str | None:
     key = _norm(header)
     if key in _LOOKUP:
         return _LOOKUP[key]
-    return _LOOKUP.get(re.sub(r"[（(【\[].*?[）)】\]]", "", key))
+    return _LOOKUP.get(re.sub(HEADER_REMARK, "", key))
 
 
 def is_sensitive(header: str) -> bool:
@@ -197,7 +165,7 @@ def read_table(data: bytes, name: str = "") -> Table:
             return table
     if first is None:
         raise _unreadable("roster.detail.empty")
-    shown = "、".join(h for h in first if h)[:200]
+    shown = t("list.sep").join(h for h in first if h)[:200]
     raise RosterFileError("roster_unknown_kind", header=shown)
 
 
@@ -248,18 +216,18 @@ def _table_from_header(
         missing.append("student_id / school_id")
     if missing:
         named = ["/".join(t(f"roster.field.{n}") for n in c.split(" / ")) for c in missing]
-        labels = "、".join(named)
+        labels = t("list.sep").join(named)
         raise RosterFileError("roster_missing_columns", columns=", ".join(missing), labels=labels)
     repeated = [
         header[i] for src in found.values() for i in positions[src] if len(positions[src]) > 1
     ]
     if repeated:
-        raise _unreadable("roster.detail.repeated_columns", columns="、".join(repeated))
+        raise _unreadable("roster.detail.repeated_columns", columns=t("list.sep").join(repeated))
     used = set(found.values())
     ignored += [header[i] for name, idx in positions.items() if name not in used for i in idx]
     notes = [t("roster.note_sensitive", column=label) for label in sensitive]
     if ignored:
-        notes.append(t("roster.note_ignored", columns="、".join(ignored)))
+        notes.append(t("roster.note_ignored", columns=t("list.sep").join(ignored)))
     if header_row > 1:
         notes.append(t("roster.note_header_row", row=header_row))
     index = {target: positions[source][0] for target, source in found.items()}

@@ -7,6 +7,7 @@ from server.security import hash_password, new_token, token_hash
 from server.services import audit
 from server.services.errors import DomainError
 from shared.domain import Role
+from shared.messages import t
 
 
 def add_user(
@@ -25,7 +26,7 @@ def add_user(
         raise DomainError("user_exists")
     if district_code and session.get(District, district_code) is None:
         if role != Role.ADMIN:  # an admin sees every district; the code is only a label
-            raise DomainError("invalid_user", detail=f"区县 {district_code} 不存在")
+            raise DomainError("invalid_user", detail=t("user.no_district", code=district_code))
         district_code = None
     user = User(
         username=username,

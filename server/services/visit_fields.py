@@ -49,17 +49,21 @@ def shown(name: str, value: Any, names: Mapping[str, str]) -> str:
         case "deleted":
             return t("desk.value.deleted") if value else t("desk.value.live")
         case "student_id" | "school_id":
-            return f"{names.get(value, value)}（{value}）" if names.get(value) else str(value)
+            return (
+                t("console.common.name_code", name=names[value], code=value)
+                if names.get(value)
+                else str(value)
+            )
         case "started_at" | "ended_at":
             return _local(value)
         case "check_in" | "check_out":
             return _place(value)
         case "iep_goals":
-            return "；".join(str(g) for g in value)
+            return t("list.clause_sep").join(str(g) for g in value)
         case "purposes":
-            return "、".join(t(f"purpose.{p}") for p in value)
+            return t("list.sep").join(t(f"purpose.{p}") for p in value)
         case "students_seen":
-            return "、".join(names.get(s, s) for s in value)
+            return t("list.sep").join(names.get(s, s) for s in value)
         case "recommendations":
             return _recommendations(value)
         case "photos":
@@ -67,7 +71,7 @@ def shown(name: str, value: Any, names: Mapping[str, str]) -> str:
         case "travel":
             return _travel(value)
         case "flags":
-            return "、".join(t(f"flag.{f}") for f in value)
+            return t("list.sep").join(t(f"flag.{f}") for f in value)
         case "distance_m":
             return t("desk.value.km", km=f"{int(value) / 1000:,.1f}")
         case "subsidy_fen":
@@ -103,7 +107,7 @@ def _recommendations(value: Any) -> str:
         text = str(item.get("text", "")) if isinstance(item, Mapping) else str(item)
         due = item.get("due_date") if isinstance(item, Mapping) else None
         parts.append(t("desk.value.due", text=text, due=due) if due else text)
-    return "；".join(parts)
+    return t("list.clause_sep").join(parts)
 
 
 def _travel(value: Any) -> str:
@@ -115,5 +119,5 @@ def _travel(value: Any) -> str:
         if isinstance(origin, Mapping)
         else t("desk.value.base_school")
     )
-    shared = "、".join(value.get("shared_with") or []) or t("desk.value.none")
+    shared = t("list.sep").join(value.get("shared_with") or []) or t("desk.value.none")
     return t("desk.value.travel", mode=t(f"mode.{value.get('mode')}"), origin=start, shared=shared)

@@ -140,7 +140,7 @@ class CheckOutSection(_CheckSection):
             if not form.check_out:
                 status = form.check_out_status or LocationStatus.UNAVAILABLE
                 parts.append(t("ui.visit.no_position_out", reason=t(f"mobile.location.{status}")))
-            self.info.value = "；".join(parts)
+            self.info.value = t("list.clause_sep").join(parts)
         super().derive()
 
 
@@ -162,4 +162,4 @@ def _position_text(verdict: CheckInVerdict, status: str, policy: PolicyParams) -
         key = "ui.visit.outside_geofence" if verdict.outside_geofence else "ui.visit.distance"
         distance = distance_text(verdict.distance_m)
         parts.append(t(key, place=place, distance=distance, limit=policy.geofence_m))
-    return "；".join(parts), w.WARN if verdict.flagged else w.OK
+    return t("list.clause_sep").join(parts), w.WARN if verdict.flagged else w.OK

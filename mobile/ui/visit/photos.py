@@ -44,7 +44,9 @@ class PhotoSection(Section):
         self.title.value = t("ui.visit.photos", count=len(form.photos))
         self.consent_note.visible = bool(lacking)
         if lacking and form.kind != VisitKind.HOME_TEACHING:
-            self.consent_note.value = t("ui.visit.no_consent_seen", names="、".join(lacking))
+            self.consent_note.value = t(
+                "ui.visit.no_consent_seen", names=t("list.sep").join(lacking)
+            )
         self.take_btn.disabled = self.pick_btn.disabled = bool(lacking)
 
     def show_error(self, name: str, message: str) -> bool:

@@ -146,7 +146,7 @@ class VisitScreen(BaseScreen):
         self._show_summary(list(dict.fromkeys(errors.values())))
 
     def _show_summary(self, messages: list[str]) -> None:
-        self.summary.value = t("ui.visit.fix_first", errors="；".join(messages))
+        self.summary.value = t("ui.visit.fix_first", errors=t("list.clause_sep").join(messages))
         self.summary.visible = True
 
     async def _discard(self) -> None:
