@@ -1007,6 +1007,7 @@ ZH_CN: dict[str, str] = {
     "console.audit.entity": "对象",
     "console.audit.device_address": "设备 / 地址",
     "console.audit.device_n": "设备 {id}",
+    "console.audit.subsidy_month": "{name} {username} · {month}",
     "console.common.pages": "分页",
     # the review form, on visits.html (bulk) and visit.html
     "console.review.reason_code": "理由类别",

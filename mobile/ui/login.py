@@ -68,11 +68,14 @@ class LoginScreen(BaseScreen):
             self.submit.content = ft.Text(t("ui.login.submit"), size=w.TEXT)
             self.app.flush()
         self.password.value = ""
-        self.app.runner.start()  # the first round (the roster) starts at once
         self.app.end_stale_sessions()  # this browser's other tabs take up the new sign-in
         await self.app.go("/")
         self.app.notify(t("ui.login.welcome", name=user.name or user.username))
         self.app.flush()
+        # The first round (the roster) once the home screen is on its way to the browser: its
+        # progress updates then never race the switch of views (a home drawn blank was seen,
+        # rarely, under load, with the round started before).
+        self.app.runner.start()
 
     def _fail(self, message: str) -> None:
         self.error.value = message

@@ -9,6 +9,7 @@ import csv
 import io
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -181,22 +182,27 @@ def _record_read(session: Session, viewer: Viewer, f: AuditFilter, action: str, 
     session.commit()
 
 
-def detail_text(row: AuditLog) -> str:
+def detail_text(row: AuditLog, children: Mapping[str, str] | None = None) -> str:
     """The row's detail as shown, in Chinese: a policy change names its parameters; elsewhere
     each ``key=`` the code writes (kind=, student=, version=, channel= ...) gets its label, the
     codes some keys take (a visit's kind, a sign-in's channel, a role) and a review's outcome
-    their words. What the catalogue does not know is shown as stored: nothing is hidden."""
+    their words, and a child (student=) its name from ``children`` beside the id. What the
+    catalogue does not know is shown as stored: nothing is hidden."""
     if row.action == "policy_change":
         return _PARAM.sub(
             lambda m: t("audit.param", label=policy_form.label(m.group(1))), row.detail
         )
-    text = re.sub(r" {2,}", " ", _DETAIL_PAIR.sub(_pair, row.detail)).strip()
+    named = children or {}
+    text = _DETAIL_PAIR.sub(lambda m: _pair(m, named), row.detail)
+    text = re.sub(r" {2,}", " ", text).strip()
     if row.action == "review":  # "approved version=2 reason=…" (services/review.py)
         outcome, _, rest = text.partition(" ")
         text = " ".join(filter(None, (_known(f"review.{outcome}", outcome), rest)))
     return text
 
 
+# The child a row's detail names (a visit's view: "kind=home_teaching student=ST…").
+_STUDENT_SEEN = re.compile(r"(?:(?<=\s)|^)student=(\S+)")
 # A key as the code writes it, a lower-case word and "=" at the start or after a space, with
 # the first word of its value.
 _DETAIL_PAIR = re.compile(r"(?:(?<=\s)|^)([a-z_]+)=(\S*)")
@@ -204,12 +210,14 @@ _DETAIL_PAIR = re.compile(r"(?:(?<=\s)|^)([a-z_]+)=(\S*)")
 _CODED = {"kind": "kind.", "role": "role.", "channel": "audit.code.", "reason": "audit.code."}
 
 
-def _pair(m: re.Match[str]) -> str:
+def _pair(m: re.Match[str], children: Mapping[str, str]) -> str:
     key, value = m.group(1), m.group(2)
     if not value:
         return ""  # "school=" of a home visit: nothing to say
     label = _known(f"audit.detail.{key}", f"{key}=")
     prefix = _CODED.get(key)
+    if key == "student" and value in children:
+        return label + f"{children[value]} {value}"
     return label + (_known(prefix + value, value) if prefix else value)
 
 
@@ -248,10 +256,15 @@ def audit_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Resp
     # An assignment's id is "username|student|school" (services/assignments.py): shown by name.
     assigned = [r.entity_id.split("|") for r in rows if r.entity == "assignment"]
     assigned = [a for a in assigned if len(a) == 3]
-    names = lookup.user_names(session, [*(r.actor for r in rows), *(a[0] for a in assigned)])
+    # A month's subsidy approval is "username|YYYY-MM" (services/subsidy_approvals.py).
+    paid = [p for r in rows if r.entity == "subsidy" and len(p := r.entity_id.split("|")) == 2]
+    names = lookup.user_names(
+        session, [*(r.actor for r in rows), *(a[0] for a in assigned), *(p[0] for p in paid)]
+    )
+    seen = [m.group(1) for r in rows for m in _STUDENT_SEEN.finditer(r.detail)]
     children = lookup.student_names(
         session,
-        [*(r.entity_id for r in rows if r.entity == "student"), *(a[1] for a in assigned)],
+        [*(r.entity_id for r in rows if r.entity == "student"), *(a[1] for a in assigned), *seen],
     )
     schools = lookup.school_names(session, (a[2] for a in assigned))
     _record_read(session, viewer, f, "view", len(rows))
@@ -292,6 +305,8 @@ def audit_csv(request: Request, viewer: ViewerDep, session: SessionDep) -> Respo
     )
     devices = _devices(session, rows)
     names = lookup.user_names(session, (r.actor for r in rows))
+    seen = [m.group(1) for r in rows for m in _STUDENT_SEEN.finditer(r.detail)]
+    children = lookup.student_names(session, seen)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -310,7 +325,7 @@ def audit_csv(request: Request, viewer: ViewerDep, session: SessionDep) -> Respo
                     r.district_code or "",
                     device,
                     r.address or "",
-                    detail_text(r),
+                    detail_text(r, children),
                 )
             ]
         )

@@ -106,6 +106,14 @@ class Phone:
         except Exception:
             with contextlib.suppress(Exception):  # the timeout is the error to report
                 self.page.screenshot(path=str(self.artifacts / "failed-waiting.png"), timeout=5000)
+                # What the accessibility tree holds, and the screen scrolled to its top: tells
+                # a screen not drawn from one drawn but scrolled out of sight.
+                labels = self.page.locator("flt-semantics").all_inner_texts()
+                (self.artifacts / "failed-waiting.txt").write_text("\n".join(labels))
+                self.page.mouse.move(180, 370)
+                self.page.mouse.wheel(0, -5000)
+                time.sleep(1)
+                self.page.screenshot(path=str(self.artifacts / "failed-scrolled.png"), timeout=5000)
             raise
 
     def scroll_to(self, text: str) -> None:

@@ -307,8 +307,8 @@ def test_a_coordinators_day_at_the_desk_end_to_end(
         for record in batch:
             review = page.locator(f'table.audit tr:has(a[href="/visits/{record["id"]}"])')
             assert any("审核" in r for r in review.all_inner_texts()), record["id"]
-        assert has("查看", batch[0]["id"])
-        assert has("审批补助", teacher)
+        assert has("查看", batch[0]["id"], f"学生：李小宝 {child}")  # the child by name
+        assert has("审批补助", f"测试teacher {teacher} · ")  # the teacher by name, then the month
         assert has("导出", "补助 XLSX")
         assert not has(admin_name)  # filtered: only the coordinator's rows
         desk.shot("audit-coordinator")

@@ -63,3 +63,9 @@ def test_every_action_and_object_the_server_writes_reads_in_chinese() -> None:
     assert {"assign", "review", "import"} <= actions and "assignment" in entities
     assert [a for a in sorted(actions) if action_label(a) == a] == []
     assert [e for e in sorted(entities) if entity_label(e) == e] == []
+
+
+def test_a_child_seen_is_named_beside_the_id_when_known() -> None:
+    row = AuditLog(actor="x", action="view", entity="visit", entity_id="1", detail="student=S1")
+    assert detail_text(row, {"S1": "李梓玥"}) == "学生：李梓玥 S1"
+    assert detail_text(row, {}) == "学生：S1"  # gone from the roster: the id, never nothing
