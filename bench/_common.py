@@ -5,6 +5,7 @@ Benchmarks are scripts, not tests: they print figures and always exit 0 unless s
 broken (a failed sanity check exits 1, because a benchmark that silently fails is worthless).
 """
 
+import contextlib
 import io
 import json
 import math
@@ -17,8 +18,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import sqlalchemy as sa
 from PIL import ExifTags, Image, ImageChops, ImageDraw
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
@@ -401,3 +404,26 @@ def counting_session(count: WireCount) -> requests.Session:
     session = requests.Session()
     session.mount("http://", CountingAdapter())
     return session
+
+
+# The local PostgreSQL, through its maintenance database (scratch databases are made there).
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.contextmanager
+def fresh_database(backend: str, workdir: Path, name: str = "server") -> Iterator[str]:
+    """The URL of a new empty database (a file in ``workdir``, or one on the local PostgreSQL
+    that is dropped on leaving)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{workdir / name}.db"
+        return
+    db = f"sj_bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{db}"'))
+    try:
+        yield PG_SERVER.rsplit("/", 1)[0] + "/" + db
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()

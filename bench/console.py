@@ -31,13 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from _common import ROOT, Server, machine, percentile, verdict
-from compliance import PG_ADMIN, TERM, build, dataset_path, postgres_copy
+from _common import ROOT, Server, fresh_database, machine, percentile, verdict
+from compliance import TERM, build, dataset_path, postgres_copy
 
 from server.security import hash_password
 
@@ -130,27 +130,8 @@ def run(label: str, url: str, workdir: Path, viewers: dict[str, str], code: str,
     return ok
 
 
-@contextlib.contextmanager
-def postgres_scratch() -> Iterator[str]:
-    """An empty PostgreSQL database, dropped on leaving."""
-    name = f"sj_bench_console_{int(time.time())}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def demo(workdir: Path, n: int, database: str) -> bool:
-    with contextlib.ExitStack() as stack:
-        if database == "postgresql":
-            url = stack.enter_context(postgres_scratch())
-        else:
-            url = f"sqlite:///{workdir / 'demo.db'}"
+    with fresh_database(database, workdir, "demo") as url:
         return _demo(workdir, n, url)
 
 

@@ -16,20 +16,26 @@ into another fresh database with the same schema.
 """
 
 import argparse
-import contextlib
 import random
 import sqlite3
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
 import sqlalchemy as sa
-from _common import INSERT_VISIT, VISIT_COLUMNS, Server, machine, verdict, visit_row
+from _common import (
+    INSERT_VISIT,
+    VISIT_COLUMNS,
+    Server,
+    fresh_database,
+    machine,
+    verdict,
+    visit_row,
+)
 from sqlmodel import Session
 
 from server.db import make_engine, migrate
@@ -47,26 +53,6 @@ PASSWORD = "bench 送教 password"
 TARGET_OPS_S = 10_000
 TARGET_SHARE = 0.05
 HTTP_TIMEOUT_S = 120  # per push; the whole run is bounded by OPS / BATCH pushes
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-@contextlib.contextmanager
-def fresh_database(backend: str, workdir: Path, name: str = "server") -> Iterator[str]:
-    """The URL of a new empty database (a file in ``workdir``, or one on the local PostgreSQL
-    that is dropped on leaving)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir / name}.db"
-        return
-    db = f"sj_bench_{name}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{db}"'))
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + db
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def counts(url: str) -> tuple[int, int]:
